@@ -1,0 +1,272 @@
+package web
+
+// Projects, one project's tasks, and workspaces.
+
+import (
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/glossa-dev/glossa"
+	"github.com/glossa-dev/glossa/authz"
+	"github.com/glossa-dev/glossa/labeling"
+)
+
+// projectRow is one line of the projects table.
+type projectRow struct {
+	glossa.Project
+	WorkspaceTitle string
+}
+
+// option is one entry of a <select>.
+type option struct {
+	Value, Label string
+	Selected     bool
+}
+
+// projectForm holds what was typed into the create form, to show it again
+// next to an error.
+type projectForm struct {
+	Title, Description, LabelConfig, Workspace string
+}
+
+type projectsData struct {
+	Projects      []projectRow
+	CanCreate     bool
+	Workspaces    []option
+	Form          projectForm
+	DefaultConfig string
+}
+
+func (s *Server) handleUIProjectList(w http.ResponseWriter, r *http.Request, p *glossa.Principal) error {
+	return s.renderProjects(w, r, p, http.StatusOK, projectForm{}, "")
+}
+
+// renderProjects shows the projects page, with the create form filled
+// with form and an error above it when errMsg is set.
+func (s *Server) renderProjects(w http.ResponseWriter, r *http.Request, p *glossa.Principal, status int, form projectForm, errMsg string) error {
+	projects, err := s.visibleProjects(r, p, 0)
+	if err != nil {
+		return err
+	}
+	workspaces, err := s.visibleWorkspaces(r, p)
+	if err != nil {
+		return err
+	}
+	titles := make(map[int64]string, len(workspaces))
+	data := projectsData{Form: form, DefaultConfig: labeling.DefaultConfig}
+	for _, ws := range workspaces {
+		titles[ws.ID] = ws.Title
+		if authz.Can(p, authz.ProjectCreate, authz.Resource{OrgID: p.OrgID, WorkspaceID: ws.ID}) == authz.Allow {
+			v := idString(ws.ID)
+			data.Workspaces = append(data.Workspaces, option{Value: v, Label: ws.Title, Selected: v == form.Workspace})
+		}
+	}
+	// Without a workspace, a project goes to the creator's sandbox, which
+	// only Owners and Administrators may do.
+	if authz.Can(p, authz.ProjectCreate, authz.Resource{OrgID: p.OrgID}) == authz.Allow {
+		data.Workspaces = append([]option{{Value: "", Label: "My sandbox (personal workspace)", Selected: form.Workspace == ""}}, data.Workspaces...)
+	}
+	data.CanCreate = len(data.Workspaces) > 0
+	for _, pr := range projects {
+		data.Projects = append(data.Projects, projectRow{Project: pr, WorkspaceTitle: titles[pr.WorkspaceID]})
+	}
+	pd := s.newPage(r, p, "Projects")
+	pd.Error = errMsg
+	pd.Data = data
+	s.render(w, r, status, "projects", pd)
+	return nil
+}
+
+// handleUIProjectCreate creates a project from the form and opens it.
+func (s *Server) handleUIProjectCreate(w http.ResponseWriter, r *http.Request, p *glossa.Principal) error {
+	if err := s.parseForm(w, r); err != nil {
+		return err
+	}
+	f := r.PostForm
+	form := projectForm{Title: f.Get("title"), Description: f.Get("description"), LabelConfig: f.Get("label_config"), Workspace: f.Get("workspace")}
+	req := projectRequest{Title: &form.Title, Description: &form.Description}
+	if strings.TrimSpace(form.LabelConfig) != "" {
+		req.LabelConfig = &form.LabelConfig
+	}
+	fail := func(err error) error {
+		if glossa.ErrorCode(err) == glossa.EINTERNAL {
+			return err
+		}
+		return s.renderProjects(w, r, p, errorStatus(glossa.ErrorCode(err)), form, glossa.ErrorMessage(err))
+	}
+	if form.Workspace != "" {
+		id, err := parseID("workspace", form.Workspace)
+		if err != nil {
+			return fail(err)
+		}
+		req.Workspace = &id
+	}
+	pr, err := s.createProject(r, p, &req)
+	if err != nil {
+		return fail(err)
+	}
+	http.Redirect(w, r, "/projects/"+idString(pr.ID)+"?notice=project-created", http.StatusSeeOther)
+	return nil
+}
+
+// taskRow is one line of a project's task table.
+type taskRow struct {
+	glossa.Task
+	Preview string
+}
+
+type exportLink struct{ Label, Href string }
+
+type projectData struct {
+	Project        *glossa.Project
+	WorkspaceTitle string
+	CanTasks       bool
+	Tasks          []taskRow
+	Total          int64
+	Filter         string // "", "labeled" or "unlabeled"
+	Filters        []option
+	NextPage       string
+	CanImport      bool
+	ImportURL      string
+	Exports        []exportLink
+}
+
+// tasksPerPage is how many tasks a project page lists.
+const tasksPerPage = 100
+
+// handleUIProjectGet shows a project: its details, its newest tasks,
+// import and export.
+func (s *Server) handleUIProjectGet(w http.ResponseWriter, r *http.Request, p *glossa.Principal) error {
+	pr, err := s.projectFromPath(r, p, authz.ProjectView)
+	if err != nil {
+		return err
+	}
+	res := projectResource(pr)
+	data := projectData{
+		Project:   pr,
+		CanTasks:  authz.Can(p, authz.TaskView, res) == authz.Allow,
+		CanImport: authz.Can(p, authz.TaskImport, res) == authz.Allow,
+		ImportURL: "/api/projects/" + idString(pr.ID) + "/import",
+	}
+	if ws, err := s.Workspaces.FindWorkspaceByID(r.Context(), p.OrgID, pr.WorkspaceID); err == nil && authz.Can(p, authz.WorkspaceView, workspaceResource(ws)) == authz.Allow {
+		data.WorkspaceTitle = ws.Title
+	}
+	if authz.Can(p, authz.Export, res) == authz.Allow {
+		for _, format := range []string{"JSON", "JSON_MIN", "CSV"} {
+			data.Exports = append(data.Exports, exportLink{Label: format,
+				Href: "/api/projects/" + idString(pr.ID) + "/export?exportType=" + format + "&download_all_tasks=true"})
+		}
+	}
+	if data.CanTasks {
+		q := r.URL.Query()
+		f := glossa.TaskFilter{OrgID: p.OrgID, ProjectID: pr.ID, Order: glossa.NewestFirst, Limit: tasksPerPage}
+		switch data.Filter = q.Get("filter"); data.Filter {
+		case "labeled", "unlabeled":
+			labeled := data.Filter == "labeled"
+			f.Labeled = &labeled
+		default:
+			data.Filter = ""
+		}
+		if v := q.Get("cursor"); v != "" {
+			if f.Cursor, err = parseID("cursor", v); err != nil {
+				return err
+			}
+		}
+		tasks, total, err := s.Tasks.FindTasks(r.Context(), f)
+		if err != nil {
+			return err
+		}
+		data.Total = total
+		for _, t := range tasks {
+			data.Tasks = append(data.Tasks, taskRow{Task: t, Preview: preview(string(t.Data), 160)})
+		}
+		base := "/projects/" + idString(pr.ID)
+		for _, o := range []option{{"", "All", false}, {"labeled", "Labeled", false}, {"unlabeled", "Unlabeled", false}} {
+			href := base
+			if o.Value != "" {
+				href += "?filter=" + o.Value
+			}
+			data.Filters = append(data.Filters, option{Value: href, Label: o.Label, Selected: o.Value == data.Filter})
+		}
+		if len(tasks) == tasksPerPage {
+			next := url.Values{"cursor": {strconv.FormatInt(tasks[len(tasks)-1].ID, 10)}}
+			if data.Filter != "" {
+				next.Set("filter", data.Filter)
+			}
+			data.NextPage = base + "?" + next.Encode()
+		}
+	}
+	pd := s.newPage(r, p, pr.Title)
+	pd.Data = data
+	s.render(w, r, http.StatusOK, "project", pd)
+	return nil
+}
+
+// preview shortens a task's data JSON for a table cell.
+func preview(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	return string([]rune(s)[:n]) + "…"
+}
+
+// workspaceForm holds what was typed into the create form.
+type workspaceForm struct{ Title, Description string }
+
+type workspaceRow struct {
+	glossa.Workspace
+	Projects int
+}
+
+type workspacesData struct {
+	Workspaces []workspaceRow
+	CanCreate  bool
+	Form       workspaceForm
+}
+
+func (s *Server) handleUIWorkspaceList(w http.ResponseWriter, r *http.Request, p *glossa.Principal) error {
+	return s.renderWorkspaces(w, r, p, http.StatusOK, workspaceForm{}, "")
+}
+
+func (s *Server) renderWorkspaces(w http.ResponseWriter, r *http.Request, p *glossa.Principal, status int, form workspaceForm, errMsg string) error {
+	workspaces, err := s.visibleWorkspaces(r, p)
+	if err != nil {
+		return err
+	}
+	projects, err := s.visibleProjects(r, p, 0)
+	if err != nil {
+		return err
+	}
+	count := map[int64]int{}
+	for _, pr := range projects {
+		count[pr.WorkspaceID]++
+	}
+	data := workspacesData{Form: form, CanCreate: authz.Can(p, authz.WorkspaceCreate, authz.Resource{OrgID: p.OrgID}) == authz.Allow}
+	for _, ws := range workspaces {
+		data.Workspaces = append(data.Workspaces, workspaceRow{Workspace: ws, Projects: count[ws.ID]})
+	}
+	pd := s.newPage(r, p, "Workspaces")
+	pd.Error = errMsg
+	pd.Data = data
+	s.render(w, r, status, "workspaces", pd)
+	return nil
+}
+
+// handleUIWorkspaceCreate creates a workspace from the form.
+func (s *Server) handleUIWorkspaceCreate(w http.ResponseWriter, r *http.Request, p *glossa.Principal) error {
+	if err := s.parseForm(w, r); err != nil {
+		return err
+	}
+	form := workspaceForm{Title: r.PostForm.Get("title"), Description: r.PostForm.Get("description")}
+	if _, err := s.createWorkspace(r, p, &workspaceRequest{Title: &form.Title, Description: &form.Description}); err != nil {
+		if glossa.ErrorCode(err) == glossa.EINTERNAL {
+			return err
+		}
+		return s.renderWorkspaces(w, r, p, errorStatus(glossa.ErrorCode(err)), form, glossa.ErrorMessage(err))
+	}
+	http.Redirect(w, r, "/workspaces?notice=workspace-created", http.StatusSeeOther)
+	return nil
+}
