@@ -164,7 +164,9 @@ func TestServeFirstRunAndShutdown(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var out, logs lockedBuffer
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, nil, func(k string) string { return env[k] }, strings.NewReader(""), &out, &logs) }()
+	go func() {
+		done <- run(ctx, nil, func(k string) string { return env[k] }, strings.NewReader(""), &out, &logs)
+	}()
 
 	base := "http://" + addr
 	deadline := time.Now().Add(20 * time.Second)
