@@ -142,9 +142,12 @@ func parseTask(raw json.RawMessage, n int) (*glossa.TaskImport, error) {
 	if err := json.Unmarshal(raw, &probe); err != nil {
 		return nil, glossa.Errorf(glossa.EINVALID, "Task %d could not be read: %s", n, fieldError(err))
 	}
-	if len(probe.Data) == 0 || probe.Data[0] != '{' {
-		// No "data" object: the whole element is the task's data.
+	if len(probe.Data) == 0 {
+		// No "data" field: the whole element is the task's data.
 		return &glossa.TaskImport{Data: compact(raw)}, nil
+	}
+	if probe.Data[0] != '{' {
+		return nil, glossa.Errorf(glossa.EINVALID, "Task %d: data must be an object such as {\"text\": \"...\"}.", n)
 	}
 	var it importTask
 	if err := json.Unmarshal(raw, &it); err != nil {

@@ -7,8 +7,8 @@ package web
 // Pages go through the same middleware as the API. Their CSP allows
 // scripts and styles only from /static/, so templates carry no inline
 // script, style attribute or event handler. Forms post with the session's
-// CSRF token in a hidden field; the little JavaScript there is reads it
-// from <meta name="csrf-token"> and sends it as X-CSRF-Token.
+// CSRF token in a hidden field; the one small script (static/app.js) reads
+// it from <meta name="csrf-token"> and sends it as X-CSRF-Token.
 
 import (
 	"bytes"
@@ -87,7 +87,10 @@ var loadUI = sync.OnceValues(func() (*uiAssets, error) {
 		if name == "layout" {
 			continue
 		}
-		t, err := template.Must(base.Clone()).ParseFS(uiFiles, file)
+		t, err := base.Clone()
+		if err == nil {
+			t, err = t.ParseFS(uiFiles, file)
+		}
 		if err != nil {
 			return nil, err
 		}
