@@ -372,6 +372,32 @@ func TestUIPages(t *testing.T) {
 		c.csrf = ""
 		wantPage(t, c.Page(t, projectPath), http.StatusOK, "Sentiment", "Reviews", "&#34;text&#34;:&#34;good&#34;", "Import tasks", "exportType=CSV", `id="import-form"`)
 		wantPage(t, c.Page(t, projectPath+"?filter=labeled"), http.StatusOK, "No labeled tasks here")
+
+		// A hundred more tasks: the page lists the newest 100 and links to
+		// the rest by cursor.
+		var more strings.Builder
+		more.WriteString("[")
+		for i := range 100 {
+			if i > 0 {
+				more.WriteString(",")
+			}
+			more.WriteString(`{"data":{"text":"more ` + strconv.Itoa(i) + `"}}`)
+		}
+		more.WriteString("]")
+		c.csrf = token
+		c.Must(t, http.StatusCreated, "POST", "/api"+projectPath+"/import", more.String(), nil)
+		c.csrf = ""
+		first := c.Page(t, projectPath+"?filter=unlabeled")
+		wantPage(t, first, http.StatusOK, "more 99", "Tasks <span class=\"muted\">(102)</span>", `id="next-page"`)
+		next := regexp.MustCompile(`href="([^"]+)" id="next-page"`).FindSubmatch(first.Body)
+		if next == nil || strings.Contains(string(first.Body), "&#34;good&#34;") {
+			t.Fatalf("the first page lists the oldest task or has no next page:\n%s", first.Body)
+		}
+		second := c.Page(t, strings.ReplaceAll(string(next[1]), "&amp;", "&"))
+		wantPage(t, second, http.StatusOK, "&#34;text&#34;:&#34;good&#34;", "&#34;text&#34;:&#34;bad&#34;")
+		if strings.Contains(string(second.Body), `id="next-page"`) || strings.Contains(string(second.Body), "more 0") {
+			t.Errorf("the second page repeats tasks or links further:\n%s", second.Body)
+		}
 		wantPage(t, c.Page(t, "/projects"), http.StatusOK, "Sentiment", "New project")
 
 		// Members: add one, then see them.
@@ -453,4 +479,40 @@ func mustParseURL(tb testing.TB, s string) *url.URL {
 		tb.Fatal(err)
 	}
 	return u
+}
+
+// TestUIManagerCreatesProject: a Manager creates projects only in the
+// workspaces they belong to, and is offered exactly those.
+func TestUIManagerCreatesProject(t *testing.T) {
+	ts := MustServer(t, "sqlite")
+	ctx := context.Background()
+	org, owner := ts.MustOrg(t, "acme")
+	manager := ts.MustMember(t, org.ID, "manager@acme.example", glossa.RoleManager)
+	c := ts.SignInPage(t, manager.Email, testPassword)
+	wantPage(t, c.Page(t, "/projects"), http.StatusOK, "You have no projects yet")
+
+	ws := &glossa.Workspace{OrgID: org.ID, Title: "Team", CreatedBy: owner.ID}
+	if err := ts.DB.CreateWorkspace(ctx, ws); err != nil {
+		t.Fatal(err)
+	}
+	if err := ts.DB.AddWorkspaceMember(ctx, org.ID, ws.ID, manager.ID); err != nil {
+		t.Fatal(err)
+	}
+	other := &glossa.Workspace{OrgID: org.ID, Title: "Elsewhere", CreatedBy: owner.ID}
+	if err := ts.DB.CreateWorkspace(ctx, other); err != nil {
+		t.Fatal(err)
+	}
+	page := c.Page(t, "/projects")
+	wantPage(t, page, http.StatusOK, "New project", `<option value="`+formatID(ws.ID)+`"`)
+	if body := string(page.Body); strings.Contains(body, "My sandbox") || strings.Contains(body, "Elsewhere") {
+		t.Errorf("a Manager is offered the sandbox or a workspace they are not in:\n%s", body)
+	}
+	token := csrfFrom(t, page)
+	if resp := c.SubmitForm(t, "/projects", url.Values{"csrf_token": {token}, "title": {"Ours"}, "workspace": {formatID(ws.ID)}}); resp.Status != http.StatusSeeOther {
+		t.Fatalf("create in own workspace = %d:\n%s", resp.Status, resp.Body)
+	}
+	wantPage(t, c.SubmitForm(t, "/projects", url.Values{"csrf_token": {token}, "title": {"Theirs"}, "workspace": {formatID(other.ID)}}),
+		http.StatusNotFound, "Not found")
+	wantPage(t, c.SubmitForm(t, "/projects", url.Values{"csrf_token": {token}, "title": {"Nowhere"}}),
+		http.StatusForbidden, "choose one")
 }

@@ -8,6 +8,8 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
+	"errors"
+	"fmt"
 	"net/url"
 	"os"
 	"testing"
@@ -21,37 +23,52 @@ import (
 // no test may be skipped in CI for want of PostgreSQL.
 func DSN(tb testing.TB) string {
 	tb.Helper()
-	base := os.Getenv("GLOSSA_TEST_POSTGRES")
-	if base == "" {
+	if os.Getenv("GLOSSA_TEST_POSTGRES") == "" {
 		if os.Getenv("GLOSSA_TEST_REQUIRE_ALL") != "" {
 			tb.Fatal("GLOSSA_TEST_POSTGRES is not set: run the tests with make test")
 		}
 		tb.Skip("no PostgreSQL: run make test to start one")
 	}
-	admin, err := sql.Open("pgx", base)
+	dsn, drop, err := NewDatabase()
 	if err != nil {
 		tb.Fatalf("testpg: %v", err)
+	}
+	tb.Cleanup(drop)
+	return dsn
+}
+
+// NewDatabase creates a new database on the cluster named by
+// GLOSSA_TEST_POSTGRES and returns its connection string and a function
+// that drops it. Benchmarks that keep a seeded database for the whole test
+// binary use it directly.
+func NewDatabase() (dsn string, drop func(), err error) {
+	base := os.Getenv("GLOSSA_TEST_POSTGRES")
+	if base == "" {
+		return "", nil, errors.New("GLOSSA_TEST_POSTGRES is not set: run make test or make bench")
+	}
+	u, err := url.Parse(base)
+	if err != nil {
+		return "", nil, err
+	}
+	admin, err := sql.Open("pgx", base)
+	if err != nil {
+		return "", nil, err
 	}
 	defer admin.Close()
 	b := make([]byte, 8)
 	rand.Read(b)
 	name := "glossa_test_" + hex.EncodeToString(b)
-	ctx := context.Background()
-	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
-		tb.Fatalf("testpg: create database: %v", err)
+	if _, err := admin.ExecContext(context.Background(), "CREATE DATABASE "+name); err != nil {
+		return "", nil, fmt.Errorf("create database: %w", err)
 	}
-	tb.Cleanup(func() {
+	drop = func() {
 		admin, err := sql.Open("pgx", base)
 		if err != nil {
 			return
 		}
 		defer admin.Close()
 		admin.ExecContext(context.Background(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		tb.Fatalf("testpg: %v", err)
 	}
 	u.Path = "/" + name
-	return u.String()
+	return u.String(), drop, nil
 }
