@@ -290,7 +290,7 @@ func testConcurrentWriters(t *testing.T, f *fixture) {
 	ids := MustImport(t, db, a.org.ID, p.ID, a.owner.ID, numbered(10)...)
 	const workers, rounds = 8, 15
 	var wg sync.WaitGroup
-	errs := make(chan error, workers*rounds*6)
+	errs := make(chan error, workers*rounds*8)
 	for w := range workers {
 		wg.Add(1)
 		go func() {

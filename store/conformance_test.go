@@ -56,13 +56,19 @@ func testMigrate(t *testing.T, f *fixture) {
 	if err := f.db.Migrate(ctx); err != nil {
 		t.Fatalf("second Migrate: %v", err)
 	}
+	// Several processes starting at once on a new, empty database.
+	fresh := f.e.dsn(t)
 	var wg sync.WaitGroup
-	errs := make([]error, 3)
+	errs := make([]error, 4)
 	for i := range errs {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			db, err := store.Open(ctx, f.dsn)
+			dsn := fresh
+			if i%2 == 1 {
+				dsn = f.dsn // and on one that is up to date
+			}
+			db, err := store.Open(ctx, dsn)
 			if err != nil {
 				errs[i] = err
 				return
@@ -84,14 +90,19 @@ func testMigrate(t *testing.T, f *fixture) {
 	if diff := cmp.Diff(a.org, got); diff != "" {
 		t.Errorf("organization changed by Migrate (-want +got):\n%s", diff)
 	}
+	for _, dsn := range []string{f.dsn, fresh} {
+		var n, maxV int
+		if err := f.e.raw(t, dsn).QueryRow("SELECT COUNT(*), MAX(version) FROM schema_migrations").Scan(&n, &maxV); err != nil {
+			t.Fatal(err)
+		}
+		if n != maxV || n < 1 {
+			t.Errorf("schema_migrations has %d rows up to version %d, want one row per version", n, maxV)
+		}
+	}
+	if n, err := MustOpen(t, fresh).CountOrganizations(ctx); err != nil || n != 0 {
+		t.Errorf("the concurrently migrated database: CountOrganizations = %d, %v", n, err)
+	}
 	raw := f.e.raw(t, f.dsn)
-	var n, maxV int
-	if err := raw.QueryRow("SELECT COUNT(*), MAX(version) FROM schema_migrations").Scan(&n, &maxV); err != nil {
-		t.Fatal(err)
-	}
-	if n != maxV || n < 1 {
-		t.Errorf("schema_migrations has %d rows up to version %d, want one row per version", n, maxV)
-	}
 	// A schema newer than this binary is refused.
 	if _, err := raw.Exec("INSERT INTO schema_migrations (version, name, applied_at) VALUES (9999, 'future', 'x')"); err != nil {
 		t.Fatal(err)
@@ -581,7 +592,10 @@ func testTenantIsolation(t *testing.T, f *fixture) {
 		{"UpdateMemberRole", func() error { _, err := db.UpdateMemberRole(ctx, A, memberB.ID, glossa.RoleOwner); return err }},
 		{"SetPassword", func() error { return db.SetPassword(ctx, A, memberB.ID, "stolen") }},
 		{"FindWorkspaceByID", func() error { _, err := db.FindWorkspaceByID(ctx, A, wsB.ID); return err }},
-		{"UpdateWorkspace", func() error { _, err := db.UpdateWorkspace(ctx, A, wsB.ID, glossa.WorkspaceUpdate{Title: ptr("x")}); return err }},
+		{"UpdateWorkspace", func() error {
+			_, err := db.UpdateWorkspace(ctx, A, wsB.ID, glossa.WorkspaceUpdate{Title: ptr("x")})
+			return err
+		}},
 		{"DeleteWorkspace", func() error { return db.DeleteWorkspace(ctx, A, wsB.ID) }},
 		{"AddWorkspaceMember(B's workspace)", func() error { return db.AddWorkspaceMember(ctx, A, wsB.ID, annA.ID) }},
 		{"AddWorkspaceMember(B's user)", func() error { return db.AddWorkspaceMember(ctx, A, wsA.ID, memberB.ID) }},
@@ -591,7 +605,10 @@ func testTenantIsolation(t *testing.T, f *fixture) {
 			return db.CreateProject(ctx, &glossa.Project{OrgID: A, WorkspaceID: wsB.ID, Title: "x"})
 		}},
 		{"FindProjectByID", func() error { _, err := db.FindProjectByID(ctx, A, pB.ID); return err }},
-		{"UpdateProject", func() error { _, err := db.UpdateProject(ctx, A, pB.ID, glossa.ProjectUpdate{Title: ptr("x")}); return err }},
+		{"UpdateProject", func() error {
+			_, err := db.UpdateProject(ctx, A, pB.ID, glossa.ProjectUpdate{Title: ptr("x")})
+			return err
+		}},
 		{"UpdateProject(to B's workspace)", func() error {
 			_, err := db.UpdateProject(ctx, A, pA.ID, glossa.ProjectUpdate{WorkspaceID: ptr(wsB.ID)})
 			return err
@@ -611,7 +628,10 @@ func testTenantIsolation(t *testing.T, f *fixture) {
 			return err
 		}},
 		{"FindTaskByID", func() error { _, err := db.FindTaskByID(ctx, A, taskB[0]); return err }},
-		{"FindTasks", func() error { _, _, err := db.FindTasks(ctx, glossa.TaskFilter{OrgID: A, ProjectID: pB.ID}); return err }},
+		{"FindTasks", func() error {
+			_, _, err := db.FindTasks(ctx, glossa.TaskFilter{OrgID: A, ProjectID: pB.ID})
+			return err
+		}},
 		{"DeleteTask", func() error { return db.DeleteTask(ctx, A, taskB[1]) }},
 		{"ExportTasks", func() error {
 			return db.ExportTasks(ctx, glossa.ExportFilter{OrgID: A, ProjectID: pB.ID}, func(*glossa.Task) error { return nil })

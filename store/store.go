@@ -7,7 +7,9 @@
 // clause, so a row of another organization is as absent as a missing one.
 //
 // SQL is written by hand, once, with ? placeholders; the few differences
-// between the dialects live in small helpers (rebind, timeValue, isUnique).
+// between the dialects live in small helpers (rebind, timeValue, jsonValue,
+// projectMatch, isUnique, isForeignKey) and in the two migration
+// directories.
 package store
 
 import (
@@ -16,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"runtime"
 	"strconv"
 	"strings"
@@ -101,11 +104,18 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 		// The driver would read what follows '?' as connection options.
 		return nil, fmt.Errorf("store: the SQLite path %q contains '?' or '#': choose a path without them", path)
 	}
+	// The file holds password hashes and sealed secrets: create it readable
+	// by this user only (SQLite gives its -wal and -shm files the same mode).
+	if f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600); err != nil {
+		return nil, fmt.Errorf("store: cannot open the SQLite database %s: check that its directory exists and is writable by this process: %w", path, err)
+	} else {
+		f.Close()
+	}
 	// busy_timeout covers other processes holding the write lock (a second
 	// Glossa, a backup); _txlock=immediate takes the write lock at BEGIN,
 	// so a transaction never fails upgrading a read lock to a write lock,
 	// which busy_timeout cannot help with.
-	common := "_busy_timeout=10000&_foreign_keys=1&_pragma=cache_size(-32000)&_pragma=temp_store(MEMORY)"
+	common := "_busy_timeout=10000&_foreign_keys=1&_pragma=cache_size(-16000)&_pragma=temp_store(MEMORY)"
 	write, err := sql.Open("sqlite", path+"?"+common+"&_journal_mode=WAL&_synchronous=NORMAL&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("store: sqlite %s: %w", path, err)
@@ -319,6 +329,27 @@ func (db *DB) rebind(query string) string {
 		b.WriteByte(c)
 	}
 	return b.String()
+}
+
+// projectMatch returns the condition that selects one project's tasks in a
+// query ordered by (project_id, id), and its argument.
+//
+// On PostgreSQL, "project_id = $1 ... ORDER BY id" lets the planner serve
+// the order from the primary key and filter on project_id as it goes,
+// which it does when it believes the project holds a large share of all
+// tasks; if the project's rows sit at the far end of the ID range (oldest
+// first on the newer of two big projects), that walks past every task of
+// the other. "project_id = ANY($1)" with a one-element array selects the
+// same rows, but is not an equality the planner folds into the sort order,
+// so ORDER BY project_id, id stays an order that only the tasks indexes
+// provide, and the scan of (project_id, [is_labeled,] id) is positioned
+// on all its columns, cursor included. SQLite has no arrays and plans the
+// equality right.
+func (db *DB) projectMatch(projectID int64) (string, any) {
+	if db.dialect == Postgres {
+		return "project_id = ANY(?)", []int64{projectID}
+	}
+	return "project_id = ?", projectID
 }
 
 // querier is what *sql.DB and *sql.Tx have in common.

@@ -60,28 +60,14 @@ func (db *DB) FindTasks(ctx context.Context, f glossa.TaskFilter) ([]glossa.Task
 		return nil, 0, dbError(op, notFoundIfNoRows(err, "Project"))
 	}
 	total := count
-	q := "SELECT " + taskColumns + " FROM tasks WHERE project_id = ? AND org_id = ?"
-	args := []any{f.ProjectID, f.OrgID}
 	if f.Labeled != nil {
-		q, args = q+" AND is_labeled = ?", append(args, *f.Labeled)
 		if *f.Labeled {
 			total = labeled
 		} else {
 			total = count - labeled
 		}
 	}
-	order := " ORDER BY id DESC"
-	if f.Order == glossa.OldestFirst {
-		order = " ORDER BY id"
-	}
-	if f.Cursor > 0 {
-		if f.Order == glossa.OldestFirst {
-			q, args = q+" AND id > ?", append(args, f.Cursor)
-		} else {
-			q, args = q+" AND id < ?", append(args, f.Cursor)
-		}
-	}
-	q, args = q+order+" LIMIT ? OFFSET ?", append(args, pageLimit(f.Limit), max(f.Offset, 0))
+	q, args := db.taskPageQuery(f)
 	rows, err := r.query(ctx, q, args...)
 	if err != nil {
 		return nil, 0, dbError(op, err)
@@ -99,6 +85,31 @@ func (db *DB) FindTasks(ctx context.Context, f glossa.TaskFilter) ([]glossa.Task
 		return nil, 0, dbError(op, err)
 	}
 	return ts, total, nil
+}
+
+// taskPageQuery returns FindTasks' query for one page. It orders by
+// (project_id, id), and on PostgreSQL it names the project as
+// project_id = ANY(array of one ID) rather than project_id = ID: see
+// projectMatch for why.
+func (db *DB) taskPageQuery(f glossa.TaskFilter) (string, []any) {
+	match, p := db.projectMatch(f.ProjectID)
+	q := "SELECT " + taskColumns + " FROM tasks WHERE " + match + " AND org_id = ?"
+	args := []any{p, f.OrgID}
+	if f.Labeled != nil {
+		q, args = q+" AND is_labeled = ?", append(args, *f.Labeled)
+	}
+	order := " ORDER BY project_id DESC, id DESC"
+	if f.Order == glossa.OldestFirst {
+		order = " ORDER BY project_id, id"
+	}
+	if f.Cursor > 0 {
+		if f.Order == glossa.OldestFirst {
+			q, args = q+" AND id > ?", append(args, f.Cursor)
+		} else {
+			q, args = q+" AND id < ?", append(args, f.Cursor)
+		}
+	}
+	return q + order + " LIMIT ? OFFSET ?", append(args, pageLimit(f.Limit), max(f.Offset, 0))
 }
 
 // DeleteTask deletes a task of orgID with its annotations and predictions
@@ -418,7 +429,8 @@ func (db *DB) ExportTasks(ctx context.Context, f glossa.ExportFilter, yield func
 	if !ok {
 		return glossa.NotFound("Project")
 	}
-	base := "SELECT " + taskColumns + " FROM tasks WHERE project_id = ? AND org_id = ?"
+	match, p := db.projectMatch(f.ProjectID)
+	base := "SELECT " + taskColumns + " FROM tasks WHERE " + match + " AND org_id = ?"
 	if f.OnlyAnnotated {
 		base += " AND is_labeled = TRUE"
 	}
@@ -431,7 +443,7 @@ func (db *DB) ExportTasks(ctx context.Context, f glossa.ExportFilter, yield func
 	after := int64(0)
 	for {
 		var q string
-		args := []any{f.ProjectID, f.OrgID}
+		args := []any{p, f.OrgID}
 		if f.IDs != nil {
 			if len(ids) == 0 {
 				return nil
@@ -443,7 +455,7 @@ func (db *DB) ExportTasks(ctx context.Context, f glossa.ExportFilter, yield func
 				args = append(args, id)
 			}
 		} else {
-			q = base + " AND id > ? ORDER BY id LIMIT ?"
+			q = base + " AND id > ? ORDER BY project_id, id LIMIT ?"
 			args = append(args, after, exportChunk)
 		}
 		tasks, err := db.exportChunk(ctx, q, args)
