@@ -105,6 +105,8 @@ type SessionService interface {
 	DeleteSession(ctx context.Context, idHash string) error
 	// DeleteUserSessions ends every session of a user (deactivation).
 	DeleteUserSessions(ctx context.Context, orgID, userID int64) error
+	// DeleteExpiredSessions removes sessions past their absolute end.
+	DeleteExpiredSessions(ctx context.Context, now time.Time) (int64, error)
 }
 
 // TokenService stores personal API tokens by hash.

@@ -82,6 +82,21 @@ func testSessions(t *testing.T, f *fixture) {
 			t.Errorf("FindSession(%s) after DeleteUserSessions: %v", hash, err)
 		}
 	}
+
+	// DeleteExpiredSessions removes only sessions past their absolute end.
+	live := &glossa.Session{IDHash: "live", OrgID: a.org.ID, UserID: ann.ID, ExpiresAt: signIn.Add(2 * time.Hour)}
+	if err := db.CreateSession(ctx, live); err != nil {
+		t.Fatal(err)
+	}
+	n, err := db.DeleteExpiredSessions(ctx, signIn.Add(time.Hour))
+	if err != nil || n != 1 {
+		t.Fatalf("DeleteExpiredSessions = %d, %v; want 1 (s2)", n, err)
+	}
+	_, err = db.FindSession(ctx, "s2")
+	wantCode(t, err, glossa.ENOTFOUND)
+	if _, err := db.FindSession(ctx, "live"); err != nil {
+		t.Errorf("a live session was purged: %v", err)
+	}
 }
 
 func testTokens(t *testing.T, f *fixture) {

@@ -76,6 +76,18 @@ func (db *DB) DeleteSession(ctx context.Context, idHash string) error {
 	return dbError("store.DeleteSession", err)
 }
 
+// DeleteExpiredSessions removes the sessions whose absolute end is before
+// now and says how many. Idle sessions are refused when next used; this
+// keeps abandoned ones from piling up.
+func (db *DB) DeleteExpiredSessions(ctx context.Context, now time.Time) (int64, error) {
+	res, err := db.writer().exec(ctx, "DELETE FROM sessions WHERE expires_at < ?", db.timeValue(now))
+	if err != nil {
+		return 0, dbError("store.DeleteExpiredSessions", err)
+	}
+	n, err := res.RowsAffected()
+	return n, dbError("store.DeleteExpiredSessions", err)
+}
+
 // DeleteUserSessions ends every session of a member of orgID.
 func (db *DB) DeleteUserSessions(ctx context.Context, orgID, userID int64) error {
 	_, err := db.writer().exec(ctx, "DELETE FROM sessions WHERE org_id = ? AND user_id = ?", orgID, userID)

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"strings"
@@ -88,12 +89,32 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		srv.SetSetupToken(token)
 		fmt.Fprintf(stdout, "\nGlossa has no organization yet. Open this one-time link to create the first one and its Owner:\n\n    %s/setup?token=%s\n\n", cfg.baseURL(), token)
 	}
+	go purgeSessions(ctx, db, logger)
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w (is another server running there? choose another with --addr)", cfg.Addr, err)
 	}
 	logger.Info("glossa listening", "addr", ln.Addr().String(), "base_url", cfg.baseURL().String(), "db", db.Dialect(), "version", version)
 	return srv.ListenAndServe(ctx, ln, 30*time.Second)
+}
+
+// purgeSessions removes expired sessions now and every hour until ctx
+// ends. Several processes may do it at once; the deletes are idempotent.
+func purgeSessions(ctx context.Context, sessions glossa.SessionService, logger *slog.Logger) {
+	tick := time.NewTicker(time.Hour)
+	defer tick.Stop()
+	for {
+		if n, err := sessions.DeleteExpiredSessions(ctx, time.Now()); err != nil && ctx.Err() == nil {
+			logger.Warn("purging expired sessions failed", "err", err)
+		} else if n > 0 {
+			logger.Info("purged expired sessions", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
 }
 
 // migrate applies the migrations and exits.
@@ -183,7 +204,7 @@ func orgCreate(ctx context.Context, args []string, getenv func(string) string, s
 	if err := db.CreateOrganization(ctx, org, owner); err != nil {
 		return userError(err)
 	}
-	auditCLI(ctx, db, org.ID, "org.create", "organization", org.ID, map[string]any{"slug": slug, "owner": owner.Email})
+	auditCLI(ctx, stderr, db, org.ID, "org.create", "organization", org.ID, map[string]any{"slug": slug, "owner": owner.Email})
 	return json.NewEncoder(stdout).Encode(map[string]any{"org_id": org.ID, "slug": org.Slug, "user_id": owner.ID})
 }
 
@@ -249,7 +270,7 @@ func userCreate(ctx context.Context, args []string, getenv func(string) string, 
 	if err := db.CreateMember(ctx, u, role); err != nil {
 		return userError(err)
 	}
-	auditCLI(ctx, db, org.ID, "member.add", "user", u.ID, map[string]any{"email": u.Email, "role": role})
+	auditCLI(ctx, stderr, db, org.ID, "member.add", "user", u.ID, map[string]any{"email": u.Email, "role": role})
 	return json.NewEncoder(stdout).Encode(map[string]any{"user_id": u.ID, "org_id": org.ID, "email": u.Email, "role": role})
 }
 
@@ -317,7 +338,7 @@ func tokenCreate(ctx context.Context, args []string, getenv func(string) string,
 	if err := db.CreateToken(ctx, t); err != nil {
 		return userError(err)
 	}
-	auditCLI(ctx, db, m.OrgID, "token.create", "token", t.ID, map[string]any{"name": name, "for": m.Email, "expires_at": exp})
+	auditCLI(ctx, stderr, db, m.OrgID, "token.create", "token", t.ID, map[string]any{"name": name, "for": m.Email, "expires_at": exp})
 	fmt.Fprintln(stdout, secretToken)
 	return nil
 }
@@ -331,8 +352,12 @@ func userError(err error) error {
 }
 
 // auditCLI records an administrative command in the audit log.
-func auditCLI(ctx context.Context, a glossa.AuditService, orgID int64, action, targetType string, targetID int64, detail map[string]any) {
+// The change is made; a failure to record it is reported, not hidden.
+func auditCLI(ctx context.Context, stderr io.Writer, a glossa.AuditService, orgID int64, action, targetType string, targetID int64, detail map[string]any) {
 	detail["via"] = "cli"
-	_ = a.AppendAudit(ctx, &glossa.AuditEvent{OrgID: orgID, At: time.Now(), Action: action, Outcome: glossa.OutcomeSuccess,
+	err := a.AppendAudit(ctx, &glossa.AuditEvent{OrgID: orgID, At: time.Now(), Action: action, Outcome: glossa.OutcomeSuccess,
 		TargetType: targetType, TargetID: fmt.Sprint(targetID), Detail: detail})
+	if err != nil {
+		fmt.Fprintf(stderr, "glossa: warning: the audit log did not record %s: %v\n", action, err)
+	}
 }
