@@ -54,7 +54,11 @@ export GLOSSA_TEST_REQUIRE_ALL=1
 export GLOSSA_TEST_CHROMIUM=${GLOSSA_TEST_CHROMIUM:-$(command -v chromium || true)}
 
 if [ "$mode" = bench ]; then
-	go test -run '^$' -bench . -benchmem -count "${BENCH_COUNT:-5}" -timeout 60m ./... | tee bench.out
+	{
+		echo "# $(date -u +%FT%TZ) $(git rev-parse --short HEAD 2>/dev/null) $(go version)"
+		echo "# $(nproc) CPUs: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(free -g | awk '/Mem:/{print $2}') GiB; PostgreSQL $("$pg_bin/postgres" --version | awk '{print $3}')"
+		go test -run '^$' -bench . -benchmem -count "${BENCH_COUNT:-3}" -timeout 60m ./...
+	} | tee bench.out
 else
 	go vet ./...
 	go test -count=1 -timeout 30m ./...
