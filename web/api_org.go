@@ -208,12 +208,12 @@ func (s *Server) addMember(r *http.Request, orgID int64, req *newMember) (*gloss
 }
 
 // memberFromPath loads {user_id} within the caller's organization.
-func (s *Server) memberFromPath(r *http.Request, org *glossa.Organization) (*glossa.Member, error) {
+func (s *Server) memberFromPath(r *http.Request, orgID int64) (*glossa.Member, error) {
 	uid, err := pathID(r, "user_id")
 	if err != nil {
 		return nil, err
 	}
-	return s.Members.FindMemberByID(r.Context(), org.ID, uid)
+	return s.Members.FindMemberByID(r.Context(), orgID, uid)
 }
 
 func (s *Server) handleMembershipGet(w http.ResponseWriter, r *http.Request, p *glossa.Principal) error {
@@ -221,7 +221,7 @@ func (s *Server) handleMembershipGet(w http.ResponseWriter, r *http.Request, p *
 	if err != nil {
 		return err
 	}
-	m, err := s.memberFromPath(r, org)
+	m, err := s.memberFromPath(r, org.ID)
 	if err != nil {
 		return err
 	}
@@ -235,7 +235,7 @@ func (s *Server) handleMembershipUpdate(w http.ResponseWriter, r *http.Request, 
 	if err != nil {
 		return err
 	}
-	m, err := s.memberFromPath(r, org)
+	m, err := s.memberFromPath(r, org.ID)
 	if err != nil {
 		return err
 	}
@@ -264,7 +264,7 @@ func (s *Server) handleMembershipDelete(w http.ResponseWriter, r *http.Request, 
 	if err != nil {
 		return err
 	}
-	m, err := s.memberFromPath(r, org)
+	m, err := s.memberFromPath(r, org.ID)
 	if err != nil {
 		return err
 	}

@@ -2,7 +2,6 @@ package web
 
 import (
 	"net/http"
-	"strings"
 
 	"github.com/glossa-dev/glossa"
 	"github.com/glossa-dev/glossa/authz"
@@ -82,15 +81,12 @@ type projectRequest struct {
 
 func (req *projectRequest) update() (glossa.ProjectUpdate, error) {
 	upd := glossa.ProjectUpdate{Description: req.Description, WorkspaceID: req.Workspace}
-	if req.Title != nil {
-		t := strings.TrimSpace(*req.Title)
-		if err := validateTitle("title", t); err != nil {
-			return upd, err
-		}
-		upd.Title = &t
+	var err error
+	if upd.Title, err = optionalTitle(req.Title); err != nil {
+		return upd, err
 	}
-	if req.Description != nil && len(*req.Description) > 10000 {
-		return upd, glossa.Errorf(glossa.EINVALID, "description must be at most 10,000 characters.")
+	if err := validateDescription(req.Description); err != nil {
+		return upd, err
 	}
 	if req.LabelConfig != nil {
 		if err := labeling.ValidateConfig(*req.LabelConfig); err != nil {
@@ -312,11 +308,7 @@ func (s *Server) handleProjectMemberRemove(w http.ResponseWriter, r *http.Reques
 	if err != nil {
 		return err
 	}
-	uid, err := pathID(r, "user_id")
-	if err != nil {
-		return err
-	}
-	m, err := s.Members.FindMemberByID(r.Context(), p.OrgID, uid)
+	m, err := s.memberFromPath(r, p.OrgID)
 	if err != nil {
 		return err
 	}

@@ -11,9 +11,13 @@ import (
 	"github.com/glossa-dev/glossa/labeling"
 )
 
-// taskWithProject loads a task of the caller's organization, its project,
-// and checks action on the project.
-func (s *Server) taskWithProject(r *http.Request, p *glossa.Principal, id int64, action authz.Action) (*glossa.Task, *glossa.Project, error) {
+// taskFromPath loads the task {id} of the caller's organization and its
+// project, and checks action on the project.
+func (s *Server) taskFromPath(r *http.Request, p *glossa.Principal, action authz.Action) (*glossa.Task, *glossa.Project, error) {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return nil, nil, err
+	}
 	t, err := s.Tasks.FindTaskByID(r.Context(), p.OrgID, id)
 	if err != nil {
 		return nil, nil, err
@@ -111,11 +115,7 @@ func (s *Server) handleTaskList(w http.ResponseWriter, r *http.Request, p *gloss
 
 // handleTaskGet returns a task with its annotations.
 func (s *Server) handleTaskGet(w http.ResponseWriter, r *http.Request, p *glossa.Principal) error {
-	id, err := pathID(r, "id")
-	if err != nil {
-		return err
-	}
-	t, _, err := s.taskWithProject(r, p, id, authz.TaskView)
+	t, _, err := s.taskFromPath(r, p, authz.TaskView)
 	if err != nil {
 		return err
 	}
@@ -130,11 +130,7 @@ func (s *Server) handleTaskGet(w http.ResponseWriter, r *http.Request, p *glossa
 }
 
 func (s *Server) handleTaskDelete(w http.ResponseWriter, r *http.Request, p *glossa.Principal) error {
-	id, err := pathID(r, "id")
-	if err != nil {
-		return err
-	}
-	t, _, err := s.taskWithProject(r, p, id, authz.TaskDelete)
+	t, _, err := s.taskFromPath(r, p, authz.TaskDelete)
 	if err != nil {
 		return err
 	}
@@ -146,11 +142,7 @@ func (s *Server) handleTaskDelete(w http.ResponseWriter, r *http.Request, p *glo
 }
 
 func (s *Server) handleAnnotationList(w http.ResponseWriter, r *http.Request, p *glossa.Principal) error {
-	id, err := pathID(r, "id")
-	if err != nil {
-		return err
-	}
-	t, _, err := s.taskWithProject(r, p, id, authz.TaskView)
+	t, _, err := s.taskFromPath(r, p, authz.TaskView)
 	if err != nil {
 		return err
 	}
@@ -192,11 +184,7 @@ func (req *annotationRequest) update() (glossa.AnnotationUpdate, error) {
 }
 
 func (s *Server) handleAnnotationCreate(w http.ResponseWriter, r *http.Request, p *glossa.Principal) error {
-	id, err := pathID(r, "id")
-	if err != nil {
-		return err
-	}
-	t, pr, err := s.taskWithProject(r, p, id, authz.AnnotationCreate)
+	t, pr, err := s.taskFromPath(r, p, authz.AnnotationCreate)
 	if err != nil {
 		return err
 	}

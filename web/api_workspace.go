@@ -2,7 +2,6 @@ package web
 
 import (
 	"net/http"
-	"strings"
 
 	"github.com/glossa-dev/glossa"
 	"github.com/glossa-dev/glossa/authz"
@@ -71,18 +70,15 @@ type workspaceRequest struct {
 
 func (req *workspaceRequest) update() (glossa.WorkspaceUpdate, error) {
 	upd := glossa.WorkspaceUpdate{Description: req.Description, Color: req.Color}
-	if req.Title != nil {
-		t := strings.TrimSpace(*req.Title)
-		if err := validateTitle("title", t); err != nil {
-			return upd, err
-		}
-		upd.Title = &t
+	var err error
+	if upd.Title, err = optionalTitle(req.Title); err != nil {
+		return upd, err
+	}
+	if err := validateDescription(req.Description); err != nil {
+		return upd, err
 	}
 	if req.Color != nil && len(*req.Color) > 32 {
 		return upd, glossa.Errorf(glossa.EINVALID, "color must be a CSS color such as #ffaa00.")
-	}
-	if req.Description != nil && len(*req.Description) > 10000 {
-		return upd, glossa.Errorf(glossa.EINVALID, "description must be at most 10,000 characters.")
 	}
 	return upd, nil
 }
@@ -234,11 +230,7 @@ func (s *Server) handleWorkspaceMemberRemove(w http.ResponseWriter, r *http.Requ
 	}
 	var m *glossa.Member
 	if r.PathValue("user_id") != "" {
-		uid, err := pathID(r, "user_id")
-		if err != nil {
-			return err
-		}
-		m, err = s.Members.FindMemberByID(r.Context(), p.OrgID, uid)
+		m, err = s.memberFromPath(r, p.OrgID)
 		if err != nil {
 			return err
 		}

@@ -86,11 +86,7 @@ func (s *Server) handleUIMemberRoleUpdate(w http.ResponseWriter, r *http.Request
 	if err := authz.Check(p, authz.MembersChangeRole, authz.Resource{OrgID: p.OrgID}); err != nil {
 		return err
 	}
-	uid, err := pathID(r, "user_id")
-	if err != nil {
-		return err
-	}
-	m, err := s.Members.FindMemberByID(r.Context(), p.OrgID, uid)
+	m, err := s.memberFromPath(r, p.OrgID)
 	if err != nil {
 		return err
 	}

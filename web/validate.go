@@ -24,6 +24,26 @@ func validateTitle(field, v string) error {
 	return nil
 }
 
+// optionalTitle trims and checks a title given in an update; nil stays nil.
+func optionalTitle(v *string) (*string, error) {
+	if v == nil {
+		return nil, nil
+	}
+	t := strings.TrimSpace(*v)
+	if err := validateTitle("title", t); err != nil {
+		return nil, err
+	}
+	return &t, nil
+}
+
+// validateDescription bounds an optional description.
+func validateDescription(v *string) error {
+	if v != nil && len(*v) > 10000 {
+		return glossa.Errorf(glossa.EINVALID, "description must be at most 10,000 characters.")
+	}
+	return nil
+}
+
 // pageParams reads Label Studio's page (from 1) and page_size (1..1000,
 // default 100).
 func pageParams(r *http.Request) (page, size int, err error) {
