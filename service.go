@@ -133,3 +133,14 @@ type ThrottleService interface {
 	CountSignInFailures(ctx context.Context, key string, since time.Time) (int, error)
 	ClearSignInFailures(ctx context.Context, key string) error
 }
+
+// SAMLService stores each organization's SAML connection.
+type SAMLService interface {
+	FindSAMLConnection(ctx context.Context, orgID int64) (*SAMLConnection, error)
+	// FindSAMLConnectionByDomain finds the connection an email domain routes to.
+	FindSAMLConnectionByDomain(ctx context.Context, domain string) (*SAMLConnection, error)
+	// SaveSAMLConnection creates or replaces a connection; a domain that
+	// routes to another organization is ECONFLICT.
+	SaveSAMLConnection(ctx context.Context, c *SAMLConnection) error
+	DeleteSAMLConnection(ctx context.Context, orgID int64) error
+}

@@ -38,6 +38,7 @@ var conformance = []struct {
 	{"Throttle", testThrottle},
 	{"ConcurrentWriters", testConcurrentWriters},
 	{"InternalErrorsAreOpaque", testInternalErrorsAreOpaque},
+	{"SAMLConnections", testSAMLConnections},
 }
 
 func runConformance(t *testing.T, e engine) {

@@ -77,7 +77,7 @@ func MustServer(tb testing.TB, engine string) *TestServer {
 	db.Now = clock.Now
 	srv := &web.Server{
 		Orgs: db, Members: db, Workspaces: db, Projects: db, Tasks: db, Annotations: db,
-		Sessions: db, Tokens: db, Audit: db, DB: db,
+		Sessions: db, Tokens: db, Audit: db, SSO: db, DB: db,
 		Throttle: &auth.Throttle{Store: db, Now: clock.Now},
 		Now:      clock.Now,
 	}

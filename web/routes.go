@@ -64,6 +64,11 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("PATCH /api/annotations/{id}", s.api(s.handleAnnotationUpdate))
 	mux.Handle("DELETE /api/annotations/{id}", s.api(s.handleAnnotationDelete))
 
+	// Single sign-on settings.
+	mux.Handle("GET /api/saml/settings", s.api(s.handleSSOSettingsGet))
+	mux.Handle("POST /api/saml/settings", s.api(s.handleSSOSettingsSave))
+	mux.Handle("DELETE /api/saml/settings", s.api(s.handleSSOSettingsDelete))
+
 	// API tokens and the audit log.
 	mux.Handle("GET /api/tokens", s.api(s.handleTokenList))
 	mux.Handle("POST /api/tokens", s.api(s.handleTokenCreate))

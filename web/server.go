@@ -44,6 +44,7 @@ type Server struct {
 	Sessions    glossa.SessionService
 	Tokens      glossa.TokenService
 	Audit       glossa.AuditService
+	SSO         glossa.SAMLService
 	Throttle    *auth.Throttle
 	DB          Pinger
 

@@ -21,7 +21,10 @@ const (
 	reasonDeactivated   = "deactivated"
 	reasonThrottled     = "throttled"
 	reasonAmbiguous     = "ambiguous_organization"
+	reasonSSOEnforced   = "sso_enforced"
 )
+
+var errSSOEnforced = glossa.Errorf(glossa.EFORBIDDEN, "Your organization signs in with single sign-on: use \"Continue with SSO\" with your work email. API tokens keep working.")
 
 var errBadCredentials = glossa.Errorf(glossa.EUNAUTHORIZED, "Wrong email or password. Check both and try again.")
 
@@ -63,7 +66,7 @@ func (s *Server) passwordSignIn(ctx context.Context, r *http.Request, email, pas
 			e.ActorID = m.ID
 		}
 		s.audit(ctx, r, e)
-		if reason != reasonThrottled && reason != reasonAmbiguous {
+		if reason != reasonThrottled && reason != reasonAmbiguous && reason != reasonSSOEnforced {
 			if ferr := s.Throttle.Failed(ctx, account, addr); ferr != nil {
 				s.Logger.ErrorContext(ctx, "recording failed sign-in", "err", ferr)
 			}
@@ -136,6 +139,19 @@ func (s *Server) passwordSignIn(ctx context.Context, r *http.Request, email, pas
 	m := matched[0]
 	if !m.Role.Active() {
 		return refuse(m.OrgID, &m, reasonDeactivated, glossa.Errorf(glossa.EUNAUTHORIZED, "This account is deactivated. Ask an administrator of your organization to reactivate it."))
+	}
+	// Once an organization enforces SSO only its Owner may still use a
+	// password (the break-glass account). This is checked after the
+	// password, so it tells nothing to someone who does not know it.
+	if m.Role != glossa.RoleOwner {
+		conn, err := s.SSO.FindSAMLConnection(ctx, m.OrgID)
+		if err != nil && glossa.ErrorCode(err) != glossa.ENOTFOUND {
+			return nil, &signInError{err: err}
+		}
+		if err == nil && conn.EnforceSSO {
+			_, serr := refuse(m.OrgID, &m, reasonSSOEnforced, errSSOEnforced)
+			return nil, serr
+		}
 	}
 	if rehash {
 		// The hash was made with weaker parameters than today's: upgrade it
