@@ -143,4 +143,25 @@ type SAMLService interface {
 	// routes to another organization is ECONFLICT.
 	SaveSAMLConnection(ctx context.Context, c *SAMLConnection) error
 	DeleteSAMLConnection(ctx context.Context, orgID int64) error
+
+	// FindSPKeys lists the organization's live (not retired) SP keys, newest first.
+	FindSPKeys(ctx context.Context, orgID int64) ([]SPKey, error)
+	CreateSPKey(ctx context.Context, k *SPKey) error
+	RetireSPKey(ctx context.Context, orgID, id int64, at time.Time) error
+
+	// CreateSAMLRequest records a pending sign-in.
+	CreateSAMLRequest(ctx context.Context, r *SAMLRequest) error
+	// TakeSAMLRequest returns and deletes the pending sign-in named by a
+	// RelayState handle, if it belongs to orgID, was started by the browser
+	// with browserHash and has not expired; otherwise ENOTFOUND. One use only.
+	TakeSAMLRequest(ctx context.Context, orgID int64, relayState, browserHash string, now time.Time) (*SAMLRequest, error)
+	// ConsumeAssertion records that an assertion ID was used; a second use
+	// before until is ECONFLICT, in this process or any other sharing the
+	// database.
+	ConsumeAssertion(ctx context.Context, orgID int64, assertionID string, until time.Time) error
+
+	// FindSAMLIdentity returns the user linked to (org, IdP entity ID, NameID).
+	FindSAMLIdentity(ctx context.Context, orgID int64, idpEntityID, nameID string) (int64, error)
+	// LinkSAMLIdentity links (org, IdP entity ID, NameID) to a user of orgID.
+	LinkSAMLIdentity(ctx context.Context, orgID int64, idpEntityID, nameID string, userID int64) error
 }

@@ -110,3 +110,35 @@ func (g *GroupMapping) UnmarshalJSON(b []byte) error {
 	g.Name, g.Group = pair[0], pair[1]
 	return nil
 }
+
+// SPKey is one of an organization's service-provider key pairs. The
+// private key is stored sealed; several keys of a purpose live at once
+// during a rotation (the newest signs, all decrypt and are published).
+type SPKey struct {
+	ID        int64
+	OrgID     int64
+	Purpose   string // "signing" or "encryption"
+	CertPEM   string
+	SealedKey []byte
+	CreatedAt time.Time
+	RetiredAt *time.Time
+}
+
+// SP key purposes.
+const (
+	KeySigning    = "signing"
+	KeyEncryption = "encryption"
+)
+
+// SAMLRequest is a pending SP-initiated sign-in: the AuthnRequest's ID, the
+// opaque RelayState handle that names it, the hash of the browser-binding
+// cookie of the browser that started it, and the local path to return to.
+type SAMLRequest struct {
+	ID          string
+	OrgID       int64
+	RelayState  string
+	BrowserHash string
+	ReturnTo    string
+	CreatedAt   time.Time
+	ExpiresAt   time.Time
+}

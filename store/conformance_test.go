@@ -39,6 +39,7 @@ var conformance = []struct {
 	{"ConcurrentWriters", testConcurrentWriters},
 	{"InternalErrorsAreOpaque", testInternalErrorsAreOpaque},
 	{"SAMLConnections", testSAMLConnections},
+	{"SAMLState", testSAMLState},
 }
 
 func runConformance(t *testing.T, e engine) {

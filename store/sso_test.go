@@ -92,3 +92,79 @@ func testSAMLConnections(t *testing.T, f *fixture) {
 	}
 	wantCode(t, db.SaveSAMLConnection(ctx, &glossa.SAMLConnection{OrgID: 99999}), glossa.ENOTFOUND)
 }
+
+// testSAMLState: SP keys, pending requests (one use, bound to the browser,
+// expiring, scoped), the replay cache and identity links.
+func testSAMLState(t *testing.T, f *fixture) {
+	ctx := context.Background()
+	db := f.db
+	a := MustCreateOrg(t, db, "a")
+	b := MustCreateOrg(t, db, "b")
+	now := time.Now().UTC()
+
+	// Keys: newest first, retired ones gone, scoped.
+	k1 := &glossa.SPKey{OrgID: a.org.ID, Purpose: glossa.KeySigning, CertPEM: "cert1", SealedKey: []byte{1, 2, 0, 255}}
+	k2 := &glossa.SPKey{OrgID: a.org.ID, Purpose: glossa.KeySigning, CertPEM: "cert2", SealedKey: []byte{3}}
+	for _, k := range []*glossa.SPKey{k1, k2} {
+		if err := db.CreateSPKey(ctx, k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wantCode(t, db.CreateSPKey(ctx, &glossa.SPKey{OrgID: a.org.ID, Purpose: "other"}), glossa.EINVALID)
+	keys, err := db.FindSPKeys(ctx, a.org.ID)
+	if err != nil || len(keys) != 2 || keys[0].ID != k2.ID || string(keys[1].SealedKey) != string([]byte{1, 2, 0, 255}) {
+		t.Fatalf("keys = %+v, %v", keys, err)
+	}
+	wantCode(t, db.RetireSPKey(ctx, b.org.ID, k1.ID, now), glossa.ENOTFOUND)
+	if err := db.RetireSPKey(ctx, a.org.ID, k1.ID, now); err != nil {
+		t.Fatal(err)
+	}
+	if keys, _ := db.FindSPKeys(ctx, a.org.ID); len(keys) != 1 || keys[0].ID != k2.ID {
+		t.Fatalf("after retiring: %+v", keys)
+	}
+	if keys, _ := db.FindSPKeys(ctx, b.org.ID); len(keys) != 0 {
+		t.Fatalf("b sees a's keys: %+v", keys)
+	}
+
+	// Pending requests.
+	req := &glossa.SAMLRequest{ID: "_req1", OrgID: a.org.ID, RelayState: "relay1", BrowserHash: "browser1", ReturnTo: "/projects/3", ExpiresAt: now.Add(10 * time.Minute)}
+	if err := db.CreateSAMLRequest(ctx, req); err != nil {
+		t.Fatal(err)
+	}
+	_, err = db.TakeSAMLRequest(ctx, b.org.ID, "relay1", "browser1", now)
+	wantCode(t, err, glossa.ENOTFOUND) // another organization's ACS
+	_, err = db.TakeSAMLRequest(ctx, a.org.ID, "relay1", "other browser", now)
+	wantCode(t, err, glossa.ENOTFOUND) // another browser
+	_, err = db.TakeSAMLRequest(ctx, a.org.ID, "relay1", "browser1", now.Add(11*time.Minute))
+	wantCode(t, err, glossa.ENOTFOUND) // too late
+	got, err := db.TakeSAMLRequest(ctx, a.org.ID, "relay1", "browser1", now)
+	if err != nil || got.ID != "_req1" || got.ReturnTo != "/projects/3" {
+		t.Fatalf("take = %+v, %v", got, err)
+	}
+	_, err = db.TakeSAMLRequest(ctx, a.org.ID, "relay1", "browser1", now)
+	wantCode(t, err, glossa.ENOTFOUND) // one use
+
+	// Replay cache: one use per organization.
+	if err := db.ConsumeAssertion(ctx, a.org.ID, "_a1", now.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	wantCode(t, db.ConsumeAssertion(ctx, a.org.ID, "_a1", now.Add(time.Hour)), glossa.ECONFLICT)
+	if err := db.ConsumeAssertion(ctx, b.org.ID, "_a1", now.Add(time.Hour)); err != nil {
+		t.Errorf("the same ID at another organization: %v", err)
+	}
+
+	// Identities link only to users of the same organization.
+	ann := MustCreateMember(t, db, a.org.ID, "ann@a.example", glossa.RoleAnnotator)
+	wantCode(t, db.LinkSAMLIdentity(ctx, b.org.ID, "https://idp", "ann", ann.ID), glossa.ENOTFOUND)
+	if err := db.LinkSAMLIdentity(ctx, a.org.ID, "https://idp", "ann", ann.ID); err != nil {
+		t.Fatal(err)
+	}
+	wantCode(t, db.LinkSAMLIdentity(ctx, a.org.ID, "https://idp", "ann", a.owner.ID), glossa.ECONFLICT)
+	if uid, err := db.FindSAMLIdentity(ctx, a.org.ID, "https://idp", "ann"); err != nil || uid != ann.ID {
+		t.Fatalf("find = %d, %v", uid, err)
+	}
+	_, err = db.FindSAMLIdentity(ctx, b.org.ID, "https://idp", "ann")
+	wantCode(t, err, glossa.ENOTFOUND)
+	_, err = db.FindSAMLIdentity(ctx, a.org.ID, "https://other-idp", "ann")
+	wantCode(t, err, glossa.ENOTFOUND)
+}

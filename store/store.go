@@ -49,7 +49,7 @@ var (
 	_ glossa.TokenService        = (*DB)(nil)
 	_ glossa.AuditService        = (*DB)(nil)
 	_ glossa.ThrottleService     = (*DB)(nil)
-	_ glossa.SAMLService         = (*DB)(nil)
+	_ glossa.SAMLService         = (*DB)(nil) // connections, SP keys, requests, replay, identities
 )
 
 // DB is an open Glossa database. It is safe for concurrent use.

@@ -1,0 +1,148 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+
+	"github.com/glossa-dev/glossa"
+)
+
+// FindSPKeys lists an organization's live SP keys, newest first.
+func (db *DB) FindSPKeys(ctx context.Context, orgID int64) ([]glossa.SPKey, error) {
+	const op = "store.FindSPKeys"
+	rows, err := db.reader().query(ctx, `SELECT id, org_id, purpose, cert_pem, sealed_key, created_at FROM sp_keys
+		WHERE org_id = ? AND retired_at IS NULL ORDER BY id DESC`, orgID)
+	if err != nil {
+		return nil, dbError(op, err)
+	}
+	defer rows.Close()
+	keys := []glossa.SPKey{}
+	for rows.Next() {
+		var k glossa.SPKey
+		if err := rows.Scan(&k.ID, &k.OrgID, &k.Purpose, &k.CertPEM, &k.SealedKey, timeScan{&k.CreatedAt}); err != nil {
+			return nil, dbError(op, err)
+		}
+		keys = append(keys, k)
+	}
+	return keys, dbError(op, rows.Err())
+}
+
+// CreateSPKey stores a new key pair (its private key already sealed).
+func (db *DB) CreateSPKey(ctx context.Context, k *glossa.SPKey) error {
+	const op = "store.CreateSPKey"
+	if k.Purpose != glossa.KeySigning && k.Purpose != glossa.KeyEncryption {
+		return glossa.Errorf(glossa.EINVALID, "An SP key is for signing or encryption.")
+	}
+	now := db.now()
+	err := db.writer().queryRow(ctx, `INSERT INTO sp_keys (org_id, purpose, cert_pem, sealed_key, created_at)
+		VALUES (?, ?, ?, ?, ?) RETURNING id`, k.OrgID, k.Purpose, k.CertPEM, k.SealedKey, db.timeValue(now)).Scan(&k.ID)
+	if isForeignKey(err) {
+		return glossa.NotFound("Organization")
+	}
+	if err != nil {
+		return dbError(op, err)
+	}
+	k.CreatedAt = norm(now)
+	return nil
+}
+
+// RetireSPKey stops using a key: it is no longer published, nor used to
+// decrypt.
+func (db *DB) RetireSPKey(ctx context.Context, orgID, id int64, at time.Time) error {
+	err := db.writer().execOne(ctx, glossa.NotFound("SP key"),
+		"UPDATE sp_keys SET retired_at = ? WHERE org_id = ? AND id = ? AND retired_at IS NULL", db.timeValue(at), orgID, id)
+	return dbError("store.RetireSPKey", err)
+}
+
+// CreateSAMLRequest records a pending sign-in, and sweeps out expired ones.
+func (db *DB) CreateSAMLRequest(ctx context.Context, r *glossa.SAMLRequest) error {
+	const op = "store.CreateSAMLRequest"
+	now := db.now()
+	err := db.inTx(ctx, op, func(tx conn) error {
+		if _, err := tx.exec(ctx, "DELETE FROM saml_requests WHERE expires_at < ?", db.timeValue(now)); err != nil {
+			return err
+		}
+		_, err := tx.exec(ctx, `INSERT INTO saml_requests (id, org_id, relay_state, browser_hash, return_to, created_at, expires_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?)`, r.ID, r.OrgID, r.RelayState, r.BrowserHash, r.ReturnTo, db.timeValue(now), db.timeValue(r.ExpiresAt))
+		if isUnique(err) {
+			return glossa.Errorf(glossa.ECONFLICT, "That sign-in request already exists.")
+		}
+		if isForeignKey(err) {
+			return glossa.NotFound("Organization")
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	r.CreatedAt = norm(now)
+	return nil
+}
+
+// TakeSAMLRequest returns and deletes a pending sign-in. The DELETE ...
+// RETURNING makes the one use atomic: of two responses racing with the same
+// RelayState, one gets the request.
+//
+// Security-sensitive: this binds a response to the browser that asked.
+func (db *DB) TakeSAMLRequest(ctx context.Context, orgID int64, relayState, browserHash string, now time.Time) (*glossa.SAMLRequest, error) {
+	const op = "store.TakeSAMLRequest"
+	var r glossa.SAMLRequest
+	err := db.writer().queryRow(ctx, `DELETE FROM saml_requests WHERE org_id = ? AND relay_state = ? AND browser_hash = ? AND expires_at > ?
+		RETURNING id, org_id, relay_state, browser_hash, return_to, created_at, expires_at`,
+		orgID, relayState, browserHash, db.timeValue(now)).
+		Scan(&r.ID, &r.OrgID, &r.RelayState, &r.BrowserHash, &r.ReturnTo, timeScan{&r.CreatedAt}, timeScan{&r.ExpiresAt})
+	if err != nil {
+		return nil, dbError(op, notFoundIfNoRows(err, "Sign-in request"))
+	}
+	return &r, nil
+}
+
+// ConsumeAssertion records an assertion ID as used until until. The
+// primary key makes a second use fail in any process sharing the database.
+func (db *DB) ConsumeAssertion(ctx context.Context, orgID int64, assertionID string, until time.Time) error {
+	const op = "store.ConsumeAssertion"
+	now := db.now()
+	return db.inTx(ctx, op, func(tx conn) error {
+		if _, err := tx.exec(ctx, "DELETE FROM saml_assertions_used WHERE expires_at < ?", db.timeValue(now)); err != nil {
+			return err
+		}
+		_, err := tx.exec(ctx, "INSERT INTO saml_assertions_used (org_id, assertion_id, expires_at) VALUES (?, ?, ?)",
+			orgID, assertionID, db.timeValue(until))
+		if isUnique(err) {
+			return glossa.Errorf(glossa.ECONFLICT, "This assertion was already used.")
+		}
+		if isForeignKey(err) {
+			return glossa.NotFound("Organization")
+		}
+		return err
+	})
+}
+
+// FindSAMLIdentity returns the user linked to an IdP identity of orgID.
+func (db *DB) FindSAMLIdentity(ctx context.Context, orgID int64, idpEntityID, nameID string) (int64, error) {
+	var uid int64
+	err := db.reader().queryRow(ctx, "SELECT user_id FROM saml_identities WHERE org_id = ? AND idp_entity_id = ? AND name_id = ?",
+		orgID, idpEntityID, nameID).Scan(&uid)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, glossa.NotFound("SSO identity")
+	}
+	return uid, dbError("store.FindSAMLIdentity", err)
+}
+
+// LinkSAMLIdentity links an IdP identity to a user of the same
+// organization; an identity already linked is ECONFLICT.
+func (db *DB) LinkSAMLIdentity(ctx context.Context, orgID int64, idpEntityID, nameID string, userID int64) error {
+	return db.inTx(ctx, "store.LinkSAMLIdentity", func(tx conn) error {
+		if err := tx.checkUser(ctx, orgID, userID); err != nil {
+			return err
+		}
+		_, err := tx.exec(ctx, "INSERT INTO saml_identities (org_id, idp_entity_id, name_id, user_id) VALUES (?, ?, ?, ?)",
+			orgID, idpEntityID, nameID, userID)
+		if isUnique(err) {
+			return glossa.Errorf(glossa.ECONFLICT, "This SSO identity is already linked to an account.")
+		}
+		return err
+	})
+}
