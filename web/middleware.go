@@ -167,6 +167,11 @@ func (s *Server) crossOrigin(next http.Handler) http.Handler {
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, glossa.Errorf(glossa.EFORBIDDEN, "Cross-site request refused."))
 	}))
+	// The IdP posts sign-in responses and logout messages from its own
+	// site: those endpoints authenticate the message itself (signature,
+	// InResponseTo bound to this browser, one-time use), not the origin.
+	cop.AddInsecureBypassPattern("POST /saml/{org}/acs")
+	cop.AddInsecureBypassPattern("POST /saml/{org}/slo")
 	return cop.Handler(next)
 }
 
@@ -202,7 +207,7 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			return
 		}
 		if err := auth.CheckCSRF(r, sess.CSRFToken); err != nil {
-			if signInPaths[r.URL.Path] {
+			if isSignInPath(r.URL.Path) {
 				// Signing in again while a session exists is not an act of
 				// that session: go on as anonymous (a successful sign-in
 				// replaces the session). Cross-site posts were already
@@ -218,9 +223,20 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 	})
 }
 
-// signInPaths are the password sign-in endpoints, which do not act on
-// behalf of an existing session.
-var signInPaths = map[string]bool{"/api/auth/login": true, "/user/login": true}
+// isSignInPath reports whether a path signs a person in (password forms,
+// the SAML ACS and logout endpoints): those requests do not act on behalf
+// of a session the browser may already have.
+func isSignInPath(path string) bool {
+	switch path {
+	case "/api/auth/login", "/user/login":
+		return true
+	}
+	if rest, ok := strings.CutPrefix(path, "/saml/"); ok {
+		_, endpoint, _ := strings.Cut(rest, "/")
+		return endpoint == "acs" || endpoint == "slo"
+	}
+	return false
+}
 
 type sessionKey struct{}
 

@@ -64,6 +64,11 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("PATCH /api/annotations/{id}", s.api(s.handleAnnotationUpdate))
 	mux.Handle("DELETE /api/annotations/{id}", s.api(s.handleAnnotationDelete))
 
+	// The SAML service provider, per organization.
+	mux.Handle("GET /saml/{org}/metadata", s.publicPage(s.handleSAMLMetadata))
+	mux.Handle("GET /saml/{org}/login", s.publicPage(s.handleSAMLLogin))
+	mux.Handle("POST /saml/{org}/acs", s.publicPage(s.handleSAMLACS))
+
 	// Single sign-on settings.
 	mux.Handle("GET /api/saml/settings", s.api(s.handleSSOSettingsGet))
 	mux.Handle("POST /api/saml/settings", s.api(s.handleSSOSettingsSave))

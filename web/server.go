@@ -46,7 +46,11 @@ type Server struct {
 	Audit       glossa.AuditService
 	SSO         glossa.SAMLService
 	Throttle    *auth.Throttle
-	DB          Pinger
+	// SAML builds organizations' SAML service providers; nil disables SSO
+	// sign-in. AfterSSO, if set, runs after each accepted SAML sign-in.
+	SAML     SAMLProviders
+	AfterSSO SSOHook
+	DB       Pinger
 
 	Logger  *slog.Logger
 	Metrics *prometheus.Registry

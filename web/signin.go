@@ -171,8 +171,10 @@ func (s *Server) passwordSignIn(ctx context.Context, r *http.Request, email, pas
 
 // startSession creates a fresh session for m, ending the request's old one
 // if any (a new ID at every sign-in defeats session fixation), and sets the
-// cookie. It returns the new session.
-func (s *Server) startSession(w http.ResponseWriter, r *http.Request, m *glossa.Member, method string) (*glossa.Session, error) {
+// cookie. The session ends at the organization's max age or at notAfter
+// (an assertion's SessionNotOnOrAfter), whichever comes first; a zero
+// notAfter sets no extra limit. It returns the new session.
+func (s *Server) startSession(w http.ResponseWriter, r *http.Request, m *glossa.Member, method string, notAfter time.Time) (*glossa.Session, error) {
 	ctx := r.Context()
 	org, err := s.Orgs.FindOrganizationByID(ctx, m.OrgID)
 	if err != nil {
@@ -185,14 +187,18 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request, m *glossa.
 	}
 	id := auth.NewSessionID()
 	now := s.Now()
+	expires := now.Add(org.SessionMaxAge)
+	if !notAfter.IsZero() && notAfter.Before(expires) {
+		expires = notAfter
+	}
 	sess := &glossa.Session{
 		IDHash: auth.HashSecret(id), OrgID: m.OrgID, UserID: m.ID, CSRFToken: auth.NewCSRFToken(),
-		CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(org.SessionMaxAge), Method: method,
+		CreatedAt: now, LastSeenAt: now, ExpiresAt: expires, Method: method,
 	}
 	if err := s.Sessions.CreateSession(ctx, sess); err != nil {
 		return nil, err
 	}
-	http.SetCookie(w, auth.SessionCookie(id, s.secure(r), org.SessionMaxAge))
+	http.SetCookie(w, auth.SessionCookie(id, s.secure(r), expires.Sub(now)))
 	return sess, nil
 }
 
@@ -228,7 +234,7 @@ func (s *Server) handleAPILogin(w http.ResponseWriter, r *http.Request) error {
 		serr.setRetryAfter(w)
 		return serr.err
 	}
-	sess, err := s.startSession(w, r, m, "password")
+	sess, err := s.startSession(w, r, m, "password", time.Time{})
 	if err != nil {
 		return err
 	}

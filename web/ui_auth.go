@@ -5,6 +5,7 @@ package web
 import (
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/glossa-dev/glossa"
 	"github.com/glossa-dev/glossa/auth"
@@ -49,7 +50,7 @@ func (s *Server) handleUILoginSubmit(w http.ResponseWriter, r *http.Request) err
 		s.render(w, r, errorStatus(glossa.ErrorCode(serr.err)), "login", pd)
 		return nil
 	}
-	if _, err := s.startSession(w, r, m, "password"); err != nil {
+	if _, err := s.startSession(w, r, m, "password", time.Time{}); err != nil {
 		return err
 	}
 	http.Redirect(w, r, afterSignIn(data.Next), http.StatusSeeOther)
@@ -200,7 +201,7 @@ func (s *Server) handleUISetupSubmit(w http.ResponseWriter, r *http.Request) err
 		TargetType: "organization", TargetID: idString(org.ID), Detail: map[string]any{"slug": org.Slug, "title": org.Title, "via": "setup"}})
 	s.audit(r.Context(), r, &glossa.AuditEvent{OrgID: org.ID, ActorID: owner.ID, ActorEmail: owner.Email, Action: "signin", Outcome: glossa.OutcomeSuccess,
 		Detail: map[string]any{"method": "setup"}})
-	if _, err := s.startSession(w, r, &glossa.Member{User: *owner, Role: glossa.RoleOwner}, "password"); err != nil {
+	if _, err := s.startSession(w, r, &glossa.Member{User: *owner, Role: glossa.RoleOwner}, "password", time.Time{}); err != nil {
 		return err
 	}
 	http.Redirect(w, r, "/projects?notice=setup-done", http.StatusSeeOther)

@@ -1,0 +1,415 @@
+package web
+
+// The SAML service provider's HTTP endpoints: metadata, SP-initiated
+// sign-in, the assertion consumer service. The protocol work (XML,
+// signatures, the validation policy, attribute mapping) is the saml
+// package's; this file binds it to organizations, browsers and sessions.
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/glossa-dev/glossa"
+	"github.com/glossa-dev/glossa/auth"
+)
+
+// SAMLProvider is one organization's SAML service provider, as the web
+// layer uses it.
+type SAMLProvider interface {
+	// Metadata is the SP metadata XML.
+	Metadata() ([]byte, error)
+	// AuthnRequestURL starts an SP-initiated sign-in (HTTP-Redirect).
+	AuthnRequestURL(relayState string, now time.Time) (redirectURL, requestID string, err error)
+	// ParseResponse validates a base64 SAMLResponse posted to the ACS and
+	// says who it names; any error is a rejection whose text is for the
+	// audit log only.
+	ParseResponse(ctx context.Context, samlResponse string, possibleRequestIDs []string, now time.Time) (*glossa.SAMLIdentity, error)
+	// Grant maps the identity's groups to a role, workspaces and projects.
+	Grant(id *glossa.SAMLIdentity) SSOGrant
+}
+
+// SSOGrant is what a person's IdP groups give them.
+type SSOGrant struct {
+	// Role is the highest role any group maps to, or the connection's
+	// default role when none does.
+	Role       glossa.Role
+	Workspaces []string // titles
+	Projects   []glossa.ProjectMapping
+}
+
+// SAMLProviders builds an organization's service provider from its
+// connection (with its SP keys, made on first use).
+type SAMLProviders interface {
+	Provider(ctx context.Context, org *glossa.Organization, conn *glossa.SAMLConnection) (SAMLProvider, error)
+}
+
+// SSOHook runs after a SAML sign-in is accepted, with the person, their
+// identity and the original base64 response (the federation issue
+// exchanges it for cloud credentials). Its failure never fails the sign-in.
+type SSOHook func(ctx context.Context, m *glossa.Member, id *glossa.SAMLIdentity, samlResponse string) error
+
+// samlRequestLifetime bounds how long a started sign-in may take at the IdP.
+const samlRequestLifetime = 10 * time.Minute
+
+// maxSAMLPost bounds the ACS form body (the response is base64 inside it).
+const maxSAMLPost = 512 << 10
+
+// errSSORejected is the one sentence every rejected SAML response shows;
+// the reason goes to the audit log under the request ID shown with it.
+var errSSORejected = glossa.Errorf(glossa.EUNAUTHORIZED, "Single sign-on did not succeed. Try again from your organization's sign-in page; if it keeps failing, give your administrator the request ID below.")
+
+// ssoOrg resolves {org} to an organization with a SAML connection; both
+// missing look the same.
+func (s *Server) ssoOrg(r *http.Request) (*glossa.Organization, *glossa.SAMLConnection, error) {
+	ctx := r.Context()
+	org, err := s.Orgs.FindOrganizationBySlug(ctx, r.PathValue("org"))
+	if err != nil {
+		return nil, nil, err
+	}
+	conn, err := s.SSO.FindSAMLConnection(ctx, org.ID)
+	if err != nil {
+		return nil, nil, err
+	}
+	if conn.MetadataXML == "" {
+		return nil, nil, glossa.NotFound("SSO connection")
+	}
+	conn.OrgID = org.ID
+	return org, conn, nil
+}
+
+func (s *Server) ssoProvider(r *http.Request) (*glossa.Organization, *glossa.SAMLConnection, SAMLProvider, error) {
+	org, conn, err := s.ssoOrg(r)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if s.SAML == nil {
+		return nil, nil, nil, glossa.NotFound("SSO connection")
+	}
+	sp, err := s.SAML.Provider(r.Context(), org, conn)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return org, conn, sp, nil
+}
+
+// handleSAMLMetadata serves the organization's SP metadata.
+func (s *Server) handleSAMLMetadata(w http.ResponseWriter, r *http.Request) error {
+	_, _, sp, err := s.ssoProvider(r)
+	if err != nil {
+		return err
+	}
+	md, err := sp.Metadata()
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/samlmetadata+xml")
+	if r.URL.Query().Get("download") != "" {
+		w.Header().Set("Content-Disposition", `attachment; filename="glossa-`+r.PathValue("org")+`-sp-metadata.xml"`)
+	}
+	_, err = w.Write(md)
+	return err
+}
+
+// bindingCookie names the cookie that binds a started sign-in to the
+// browser that started it (login CSRF and response injection defence).
+func bindingCookie(secure bool) string {
+	if secure {
+		return "__Host-glossa_sso"
+	}
+	return "glossa_sso"
+}
+
+// browserBinding returns the browser's binding secret, making one if it
+// has none. On HTTPS the cookie is SameSite=None, so that it comes along
+// with the IdP's cross-site POST; only its hash is stored.
+func (s *Server) browserBinding(w http.ResponseWriter, r *http.Request) string {
+	secure := s.secure(r)
+	if c, err := r.Cookie(bindingCookie(secure)); err == nil && len(c.Value) == 43 {
+		return c.Value
+	}
+	v := randomHandle()
+	c := &http.Cookie{Name: bindingCookie(secure), Value: v, Path: "/", HttpOnly: true, Secure: secure,
+		MaxAge: int(samlRequestLifetime / time.Second), SameSite: http.SameSiteLaxMode}
+	if secure {
+		c.SameSite = http.SameSiteNoneMode
+	}
+	http.SetCookie(w, c)
+	return v
+}
+
+func randomHandle() string {
+	b := make([]byte, 32)
+	rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// handleSAMLLogin starts an SP-initiated sign-in: it records the request
+// under an opaque RelayState handle bound to this browser, with the local
+// path to return to, and sends the browser to the IdP.
+func (s *Server) handleSAMLLogin(w http.ResponseWriter, r *http.Request) error {
+	org, _, sp, err := s.ssoProvider(r)
+	if err != nil {
+		return err
+	}
+	now := s.Now()
+	relay := randomHandle()
+	redirect, requestID, err := sp.AuthnRequestURL(relay, now)
+	if err != nil {
+		return err
+	}
+	req := &glossa.SAMLRequest{
+		ID: requestID, OrgID: org.ID, RelayState: relay, BrowserHash: auth.HashSecret(s.browserBinding(w, r)),
+		ReturnTo: afterSignIn(r.URL.Query().Get("next")), ExpiresAt: now.Add(samlRequestLifetime),
+	}
+	if err := s.SSO.CreateSAMLRequest(r.Context(), req); err != nil {
+		return err
+	}
+	http.Redirect(w, r, redirect, http.StatusFound)
+	return nil
+}
+
+// handleSAMLACS is the assertion consumer service (HTTP-POST binding). The
+// organization comes only from the path. Every rejection shows the same
+// page; the reason goes to the audit log.
+//
+// Security-sensitive.
+func (s *Server) handleSAMLACS(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	org, conn, sp, err := s.ssoProvider(r)
+	if err != nil {
+		return err
+	}
+	reject := func(reason string) error {
+		s.audit(ctx, r, &glossa.AuditEvent{OrgID: org.ID, Action: "signin", Outcome: glossa.OutcomeFailure,
+			Reason: truncate("saml: "+reason, 500), Detail: map[string]any{"method": "saml"}})
+		return errSSORejected
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxSAMLPost)
+	if err := r.ParseForm(); err != nil {
+		return reject("the form could not be read (too large or malformed)")
+	}
+	response, relay := r.PostForm.Get("SAMLResponse"), r.PostForm.Get("RelayState")
+	if response == "" {
+		return reject("no SAMLResponse in the POST")
+	}
+	now := s.Now()
+	var possibleIDs []string
+	returnTo := "/projects"
+	if relay != "" {
+		binding := ""
+		if c, err := r.Cookie(bindingCookie(s.secure(r))); err == nil {
+			binding = c.Value
+		}
+		req, err := s.SSO.TakeSAMLRequest(ctx, org.ID, relay, auth.HashSecret(binding), now)
+		switch {
+		case err == nil:
+			possibleIDs, returnTo = []string{req.ID}, req.ReturnTo
+		case glossa.ErrorCode(err) != glossa.ENOTFOUND:
+			return err
+		case !conn.AllowIdPInitiated:
+			return reject("RelayState names no sign-in that this browser started (unknown, expired, used, or another browser)")
+		}
+		// IdP-initiated with a RelayState of the IdP's: the return path is
+		// ours to choose, never the IdP's.
+	} else if !conn.AllowIdPInitiated {
+		return reject("unsolicited response and IdP-initiated sign-in is not allowed")
+	}
+	id, err := sp.ParseResponse(ctx, response, possibleIDs, now)
+	if err != nil {
+		return reject(err.Error())
+	}
+	m, err := s.provisionSSO(ctx, r, org, conn, id, sp.Grant(id))
+	if err != nil {
+		if glossa.ErrorCode(err) == glossa.EINTERNAL {
+			return err
+		}
+		return reject(glossa.ErrorMessage(err))
+	}
+	// A session never outlives what the IdP allowed.
+	var notAfter time.Time
+	if id.SessionNotOnOrAfter != nil {
+		notAfter = *id.SessionNotOnOrAfter
+	}
+	if _, err := s.startSession(w, r, m, "saml", notAfter); err != nil {
+		return err
+	}
+	s.audit(ctx, r, &glossa.AuditEvent{OrgID: org.ID, ActorID: m.ID, ActorEmail: m.Email, Action: "signin", Outcome: glossa.OutcomeSuccess,
+		Detail: map[string]any{"method": "saml", "idp": id.IdPEntityID, "name_id": id.NameID, "groups": len(id.Groups)}})
+	if s.AfterSSO != nil {
+		if err := s.AfterSSO(ctx, m, id, response); err != nil {
+			s.Logger.WarnContext(ctx, "post-sign-in hook failed; the sign-in stands", "err", err)
+		}
+	}
+	http.Redirect(w, r, returnTo, http.StatusSeeOther)
+	return nil
+}
+
+// provisionSSO finds or creates the account an identity names and, when
+// the IdP manages roles, brings the role and memberships in line with its
+// groups.
+//
+// The identity key is (organization, IdP entity ID, NameID). The first
+// sign-in of an identity links it to an existing account of the same
+// organization only when the account's email is in one of the domains the
+// organization routes to this IdP (the Owner declared the IdP authoritative
+// for those addresses); otherwise it creates an account, and refuses if the
+// email is taken. Nothing ever links across organizations.
+func (s *Server) provisionSSO(ctx context.Context, r *http.Request, org *glossa.Organization, conn *glossa.SAMLConnection, id *glossa.SAMLIdentity, g SSOGrant) (*glossa.Member, error) {
+	var m *glossa.Member
+	uid, err := s.SSO.FindSAMLIdentity(ctx, org.ID, id.IdPEntityID, id.NameID)
+	switch {
+	case err == nil:
+		if m, err = s.Members.FindMemberByID(ctx, org.ID, uid); err != nil {
+			return nil, err
+		}
+	case glossa.ErrorCode(err) != glossa.ENOTFOUND:
+		return nil, err
+	default:
+		if m, err = s.firstSSOSignIn(ctx, r, org, conn, id, g); err != nil {
+			return nil, err
+		}
+	}
+	if m.Role == glossa.RoleDeactivated {
+		return nil, glossa.Errorf(glossa.EUNAUTHORIZED, "account %s is deactivated", m.Email)
+	}
+	if !conn.ManualRoleManagement {
+		if err := s.syncSSOGrant(ctx, r, org, conn, m, g); err != nil {
+			return nil, err
+		}
+	}
+	return s.Members.FindMemberByID(ctx, org.ID, m.ID)
+}
+
+// firstSSOSignIn links or creates the account for a new identity.
+func (s *Server) firstSSOSignIn(ctx context.Context, r *http.Request, org *glossa.Organization, conn *glossa.SAMLConnection, id *glossa.SAMLIdentity, g SSOGrant) (*glossa.Member, error) {
+	email := strings.ToLower(strings.TrimSpace(id.Email))
+	if err := glossa.ValidateEmail(email); err != nil {
+		return nil, glossa.Errorf(glossa.EINVALID, "the assertion carries no usable email attribute (%q)", truncate(id.Email, 100))
+	}
+	existing, err := s.Members.FindMemberByEmail(ctx, org.ID, email)
+	switch {
+	case err == nil:
+		domain := email[strings.LastIndexByte(email, '@')+1:]
+		authoritative := false
+		for _, d := range conn.Domains {
+			authoritative = authoritative || d == domain
+		}
+		if !authoritative {
+			return nil, glossa.Errorf(glossa.ECONFLICT, "an account with the email %s exists and its domain is not routed to this IdP, so it is not linked", email)
+		}
+		if err := s.SSO.LinkSAMLIdentity(ctx, org.ID, id.IdPEntityID, id.NameID, existing.ID); err != nil {
+			return nil, err
+		}
+		s.audit(ctx, r, &glossa.AuditEvent{OrgID: org.ID, ActorID: existing.ID, ActorEmail: email, Action: "sso.link", Outcome: glossa.OutcomeSuccess,
+			TargetType: "user", TargetID: idString(existing.ID), Detail: map[string]any{"idp": id.IdPEntityID, "name_id": id.NameID}})
+		return existing, nil
+	case glossa.ErrorCode(err) != glossa.ENOTFOUND:
+		return nil, err
+	}
+	role := g.Role
+	if !role.Valid() || role == glossa.RoleOwner {
+		role = glossa.RoleNotActivated
+	}
+	u := &glossa.User{OrgID: org.ID, Email: email, FirstName: id.FirstName, LastName: id.LastName}
+	if err := s.Members.CreateMember(ctx, u, role); err != nil {
+		return nil, err
+	}
+	if err := s.SSO.LinkSAMLIdentity(ctx, org.ID, id.IdPEntityID, id.NameID, u.ID); err != nil {
+		return nil, err
+	}
+	s.audit(ctx, r, &glossa.AuditEvent{OrgID: org.ID, ActorID: u.ID, ActorEmail: email, Action: "member.add", Outcome: glossa.OutcomeSuccess,
+		TargetType: "user", TargetID: idString(u.ID), Detail: map[string]any{"via": "sso", "role": role, "idp": id.IdPEntityID}})
+	m := &glossa.Member{User: *u, Role: role}
+	if conn.ManualRoleManagement {
+		// The groups give the first memberships; later the admins manage them.
+		if err := s.syncSSOGrant(ctx, r, org, conn, m, g); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+// syncSSOGrant makes the member's role and the memberships that the
+// mappings govern match the grant: the role (never the Owner's), every
+// workspace named in workspaces_groups and every project named in
+// projects_groups. Memberships the mappings do not mention are left alone.
+func (s *Server) syncSSOGrant(ctx context.Context, r *http.Request, org *glossa.Organization, conn *glossa.SAMLConnection, m *glossa.Member, g SSOGrant) error {
+	if m.Role != glossa.RoleOwner && g.Role.Valid() && g.Role != glossa.RoleOwner && m.Role != g.Role {
+		if _, err := s.Members.UpdateMemberRole(ctx, org.ID, m.ID, g.Role); err != nil {
+			return err
+		}
+		s.audit(ctx, r, &glossa.AuditEvent{OrgID: org.ID, Action: "role.change", Outcome: glossa.OutcomeSuccess, ActorID: m.ID, ActorEmail: m.Email,
+			TargetType: "user", TargetID: idString(m.ID), Detail: map[string]any{"email": m.Email, "from": m.Role, "to": g.Role, "via": "sso"}})
+		m.Role = g.Role
+	}
+	workspaces, err := s.Workspaces.FindWorkspaces(ctx, glossa.WorkspaceFilter{OrgID: org.ID})
+	if err != nil {
+		return err
+	}
+	byTitle := map[string]*glossa.Workspace{}
+	for i := range workspaces {
+		byTitle[workspaces[i].Title] = &workspaces[i]
+	}
+	access, err := s.Members.FindAccess(ctx, org.ID, m.ID)
+	if err != nil {
+		return err
+	}
+	granted := map[string]bool{}
+	for _, t := range g.Workspaces {
+		granted[t] = true
+	}
+	for _, wg := range conn.WorkspacesGroups {
+		ws := byTitle[wg.Name]
+		if ws == nil && granted[wg.Name] {
+			// Label Studio creates a mapped workspace that does not exist yet.
+			ws = &glossa.Workspace{OrgID: org.ID, Title: wg.Name, Description: "Created for the SSO group mapping."}
+			if err := s.Workspaces.CreateWorkspace(ctx, ws); err != nil {
+				return err
+			}
+			byTitle[wg.Name] = ws
+		}
+		if ws == nil {
+			continue
+		}
+		switch member := access.Workspaces[ws.ID]; {
+		case granted[wg.Name] && !member:
+			err = s.Workspaces.AddWorkspaceMember(ctx, org.ID, ws.ID, m.ID)
+		case !granted[wg.Name] && member:
+			err = s.Workspaces.RemoveWorkspaceMember(ctx, org.ID, ws.ID, m.ID)
+		}
+		if err != nil {
+			return err
+		}
+		access.Workspaces[ws.ID] = granted[wg.Name]
+	}
+	grantedProjects := map[int64]glossa.ProjectRole{}
+	for _, p := range g.Projects {
+		grantedProjects[p.ProjectID] = p.Role
+	}
+	for _, pg := range conn.ProjectsGroups {
+		role, ok := grantedProjects[pg.ProjectID]
+		current, member := access.Projects[pg.ProjectID]
+		switch {
+		case ok && (!member || current != role):
+			err = s.Projects.SetProjectMember(ctx, org.ID, pg.ProjectID, m.ID, role)
+		case !ok && member:
+			err = s.Projects.RemoveProjectMember(ctx, org.ID, pg.ProjectID, m.ID)
+		}
+		if glossa.ErrorCode(err) == glossa.ENOTFOUND {
+			err = nil // the mapped project was deleted since
+		}
+		if err != nil {
+			return err
+		}
+		if ok {
+			access.Projects[pg.ProjectID] = role
+		} else {
+			delete(access.Projects, pg.ProjectID)
+		}
+	}
+	return nil
+}
