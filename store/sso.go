@@ -73,19 +73,20 @@ func (db *DB) SaveSAMLConnection(ctx context.Context, c *glossa.SAMLConnection) 
 
 // FindSAMLConnection returns the organization's SAML connection.
 func (db *DB) FindSAMLConnection(ctx context.Context, orgID int64) (*glossa.SAMLConnection, error) {
-	return db.findSAMLConnection(ctx, "store.FindSAMLConnection", "SELECT settings FROM saml_connections WHERE org_id = ?", orgID)
+	return db.findSAMLConnection(ctx, "store.FindSAMLConnection", "SELECT org_id, settings FROM saml_connections WHERE org_id = ?", orgID)
 }
 
 // FindSAMLConnectionByDomain returns the connection an email domain routes to.
 func (db *DB) FindSAMLConnectionByDomain(ctx context.Context, domain string) (*glossa.SAMLConnection, error) {
 	return db.findSAMLConnection(ctx, "store.FindSAMLConnectionByDomain",
-		"SELECT c.settings FROM saml_connections c JOIN saml_domains d ON d.org_id = c.org_id WHERE d.domain = ?",
+		"SELECT c.org_id, c.settings FROM saml_connections c JOIN saml_domains d ON d.org_id = c.org_id WHERE d.domain = ?",
 		strings.ToLower(strings.TrimSpace(domain)))
 }
 
 func (db *DB) findSAMLConnection(ctx context.Context, op, query string, arg any) (*glossa.SAMLConnection, error) {
+	var orgID int64
 	var doc string
-	if err := db.reader().queryRow(ctx, query, arg).Scan(&doc); err != nil {
+	if err := db.reader().queryRow(ctx, query, arg).Scan(&orgID, &doc); err != nil {
 		return nil, dbError(op, notFoundIfNoRows(err, "SSO connection"))
 	}
 	var sc storedConnection
@@ -93,6 +94,7 @@ func (db *DB) findSAMLConnection(ctx context.Context, op, query string, arg any)
 		return nil, dbError(op, err)
 	}
 	sc.ClockSkew = time.Duration(sc.ClockSkewSeconds) * time.Second
+	sc.OrgID = orgID
 	return &sc.SAMLConnection, nil
 }
 

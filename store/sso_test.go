@@ -40,13 +40,11 @@ func testSAMLConnections(t *testing.T, f *fixture) {
 		t.Fatal(err)
 	}
 	want := *c
-	want.OrgID = 0 // not part of the stored document's JSON; the caller knows it
-	got.OrgID = 0
 	if diff := cmp.Diff(&want, got); diff != "" {
 		t.Errorf("FindSAMLConnection (-want +got):\n%s", diff)
 	}
 	byDomain, err := db.FindSAMLConnectionByDomain(ctx, " a-labs.EXAMPLE ")
-	if err != nil || byDomain.IdPProvider != "okta" {
+	if err != nil || byDomain.IdPProvider != "okta" || byDomain.OrgID != a.org.ID {
 		t.Fatalf("by domain: %+v, %v", byDomain, err)
 	}
 	_, err = db.FindSAMLConnectionByDomain(ctx, "b.example")

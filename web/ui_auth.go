@@ -4,6 +4,8 @@ package web
 
 import (
 	"net/http"
+	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -14,6 +16,8 @@ import (
 // loginData is the sign-in form's Data. The password is never sent back.
 type loginData struct {
 	Email, Org, Next string
+	// SSO is what was typed into "Continue with SSO".
+	SSO string
 }
 
 // handleUILoginForm shows the sign-in form; a signed-in visitor goes
@@ -27,6 +31,48 @@ func (s *Server) handleUILoginForm(w http.ResponseWriter, r *http.Request) error
 	pd := s.newPage(r, nil, "Sign in")
 	pd.Data = loginData{Next: next, Org: r.URL.Query().Get("org")}
 	s.render(w, r, http.StatusOK, "login", pd)
+	return nil
+}
+
+// handleUISSOStart sends a person to their organization's IdP: by the
+// domain of a work email, or by the organization's slug. Without a
+// connection it says so on the sign-in page.
+func (s *Server) handleUISSOStart(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	id := strings.ToLower(strings.TrimSpace(r.URL.Query().Get("id")))
+	next := localPath(r.URL.Query().Get("next"))
+	var orgID int64
+	if at := strings.LastIndexByte(id, '@'); at >= 0 {
+		if conn, err := s.SSO.FindSAMLConnectionByDomain(ctx, id[at+1:]); err == nil {
+			orgID = conn.OrgID
+		} else if glossa.ErrorCode(err) != glossa.ENOTFOUND {
+			return err
+		}
+	} else if org, err := s.Orgs.FindOrganizationBySlug(ctx, id); err == nil {
+		if conn, err := s.SSO.FindSAMLConnection(ctx, org.ID); err == nil && conn.MetadataXML != "" {
+			orgID = org.ID
+		} else if err != nil && glossa.ErrorCode(err) != glossa.ENOTFOUND {
+			return err
+		}
+	} else if glossa.ErrorCode(err) != glossa.ENOTFOUND {
+		return err
+	}
+	if orgID != 0 {
+		org, err := s.Orgs.FindOrganizationByID(ctx, orgID)
+		if err != nil {
+			return err
+		}
+		target := "/saml/" + org.Slug + "/login"
+		if next != "" {
+			target += "?next=" + url.QueryEscape(next)
+		}
+		http.Redirect(w, r, target, http.StatusSeeOther)
+		return nil
+	}
+	pd := s.newPage(r, nil, "Sign in")
+	pd.Error = "No single sign-on is set up for " + strconv.Quote(id) + ". Check the spelling, sign in with your password, or ask your organization's Owner."
+	pd.Data = loginData{Next: next, SSO: id}
+	s.render(w, r, http.StatusNotFound, "login", pd)
 	return nil
 }
 

@@ -102,7 +102,7 @@ func TestUISignInForm(t *testing.T) {
 
 	t.Run("form", func(t *testing.T) {
 		resp := ts.Anonymous().Page(t, "/user/login")
-		wantPage(t, resp, http.StatusOK, `name="email"`, `name="password"`, "Continue with SSO", "configured for each organization by its Owner")
+		wantPage(t, resp, http.StatusOK, `name="email"`, `name="password"`, "Continue with SSO", `action="/user/sso"`, `name="id"`)
 		if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "script-src 'self'") {
 			t.Errorf("CSP = %q, want scripts from 'self' only", csp)
 		}
