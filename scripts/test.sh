@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs Glossa's tests (or, with "bench", its benchmarks) the way CI does:
 # installs the Debian packages the tests drive if they are missing (PostgreSQL
-# server binaries, Chromium), starts a throwaway PostgreSQL cluster on a free
-# loopback port, runs the Go tests against it, and stops it again.
+# server binaries, Chromium, the SAML IdPs SimpleSAMLphp and pysaml2), starts
+# a throwaway PostgreSQL cluster on a free loopback port, runs the Go tests
+# against it, and stops it again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:-test}
@@ -27,7 +28,19 @@ find_pg() {
 }
 find_pg
 if [ -z "$pg_bin" ]; then apt_install postgresql; find_pg; fi
-if [ "$mode" = test ] && ! command -v chromium >/dev/null; then apt_install chromium; fi
+missing=()
+if [ "$mode" = test ]; then
+	command -v chromium >/dev/null || missing+=(chromium)
+	# The real SAML identity providers of internal/idptest: SimpleSAMLphp
+	# served by PHP's built-in server (php-xml: it needs DOM) and pysaml2,
+	# which signs and encrypts with xmlsec1.
+	[ -f /usr/share/simplesamlphp/www/saml2/idp/SSOService.php ] || missing+=(simplesamlphp)
+	[ -x /usr/bin/php ] || missing+=(php-cli)
+	compgen -G '/usr/lib/php/*/dom.so' >/dev/null || missing+=(php-xml)
+	[ -f /usr/lib/python3/dist-packages/saml2/server.py ] || missing+=(python3-pysaml2)
+	[ -x /usr/bin/xmlsec1 ] || missing+=(xmlsec1)
+fi
+if [ ${#missing[@]} -gt 0 ]; then apt_install "${missing[@]}"; fi
 
 # PostgreSQL refuses to run as root; run the cluster as the postgres user
 # (created by the Debian package) or as nobody.
