@@ -164,4 +164,13 @@ type SAMLService interface {
 	FindSAMLIdentity(ctx context.Context, orgID int64, idpEntityID, nameID string) (int64, error)
 	// LinkSAMLIdentity links (org, IdP entity ID, NameID) to a user of orgID.
 	LinkSAMLIdentity(ctx context.Context, orgID int64, idpEntityID, nameID string, userID int64) error
+
+	// CreateSAMLSession records the IdP session a Glossa session came from.
+	CreateSAMLSession(ctx context.Context, s *SAMLSession) error
+	// FindSAMLSession returns it, by the Glossa session's ID hash.
+	FindSAMLSession(ctx context.Context, sessionIDHash string) (*SAMLSession, error)
+	// DeleteSAMLSessions ends the Glossa sessions of an IdP subject of
+	// orgID, only those of the given session indexes when there are any,
+	// and says how many.
+	DeleteSAMLSessions(ctx context.Context, orgID int64, idpEntityID, nameID string, sessionIndexes []string) (int64, error)
 }

@@ -142,3 +142,13 @@ type SAMLRequest struct {
 	CreatedAt   time.Time
 	ExpiresAt   time.Time
 }
+
+// SAMLSession ties a Glossa session to the IdP session it came from.
+type SAMLSession struct {
+	SessionIDHash string
+	OrgID         int64
+	IdPEntityID   string
+	NameID        string
+	NameIDFormat  string
+	SessionIndex  string
+}

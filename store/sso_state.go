@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/glossa-dev/glossa"
@@ -145,4 +146,48 @@ func (db *DB) LinkSAMLIdentity(ctx context.Context, orgID int64, idpEntityID, na
 		}
 		return err
 	})
+}
+
+// CreateSAMLSession records the IdP session a Glossa session came from.
+func (db *DB) CreateSAMLSession(ctx context.Context, s *glossa.SAMLSession) error {
+	_, err := db.writer().exec(ctx, `INSERT INTO saml_sessions (session_id_hash, org_id, idp_entity_id, name_id, name_id_format, session_index)
+		VALUES (?, ?, ?, ?, ?, ?)`, s.SessionIDHash, s.OrgID, s.IdPEntityID, s.NameID, s.NameIDFormat, s.SessionIndex)
+	if isForeignKey(err) {
+		return glossa.NotFound("Session")
+	}
+	return dbError("store.CreateSAMLSession", err)
+}
+
+// FindSAMLSession returns the IdP session behind a Glossa session.
+func (db *DB) FindSAMLSession(ctx context.Context, sessionIDHash string) (*glossa.SAMLSession, error) {
+	var s glossa.SAMLSession
+	err := db.reader().queryRow(ctx, `SELECT session_id_hash, org_id, idp_entity_id, name_id, name_id_format, session_index
+		FROM saml_sessions WHERE session_id_hash = ?`, sessionIDHash).
+		Scan(&s.SessionIDHash, &s.OrgID, &s.IdPEntityID, &s.NameID, &s.NameIDFormat, &s.SessionIndex)
+	if err != nil {
+		return nil, dbError("store.FindSAMLSession", notFoundIfNoRows(err, "SSO session"))
+	}
+	return &s, nil
+}
+
+// DeleteSAMLSessions ends the sessions of an IdP subject, all of them or
+// only those of the given session indexes.
+//
+// Security-sensitive: this is what an IdP's LogoutRequest does.
+func (db *DB) DeleteSAMLSessions(ctx context.Context, orgID int64, idpEntityID, nameID string, sessionIndexes []string) (int64, error) {
+	q := `DELETE FROM sessions WHERE id_hash IN (SELECT session_id_hash FROM saml_sessions
+		WHERE org_id = ? AND idp_entity_id = ? AND name_id = ?`
+	args := []any{orgID, idpEntityID, nameID}
+	if len(sessionIndexes) > 0 {
+		q += " AND session_index IN (" + strings.TrimSuffix(strings.Repeat("?,", len(sessionIndexes)), ",") + ")"
+		for _, si := range sessionIndexes {
+			args = append(args, si)
+		}
+	}
+	res, err := db.writer().exec(ctx, q+")", args...)
+	if err != nil {
+		return 0, dbError("store.DeleteSAMLSessions", err)
+	}
+	n, err := res.RowsAffected()
+	return n, dbError("store.DeleteSAMLSessions", err)
 }

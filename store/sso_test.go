@@ -165,4 +165,36 @@ func testSAMLState(t *testing.T, f *fixture) {
 	wantCode(t, err, glossa.ENOTFOUND)
 	_, err = db.FindSAMLIdentity(ctx, a.org.ID, "https://other-idp", "ann")
 	wantCode(t, err, glossa.ENOTFOUND)
+
+	// SAML sessions: an IdP logout ends the subject's sessions, narrowed by
+	// session index, and only in its organization.
+	mk := func(hash string, org int64, uid int64, nameID, index string) {
+		t.Helper()
+		if err := db.CreateSession(ctx, &glossa.Session{IDHash: hash, OrgID: org, UserID: uid, ExpiresAt: now.Add(time.Hour), Method: "saml"}); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.CreateSAMLSession(ctx, &glossa.SAMLSession{SessionIDHash: hash, OrgID: org, IdPEntityID: "https://idp", NameID: nameID, NameIDFormat: "persistent", SessionIndex: index}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mk("s-ann-1", a.org.ID, ann.ID, "ann", "idx1")
+	mk("s-ann-2", a.org.ID, ann.ID, "ann", "idx2")
+	mk("s-owner", a.org.ID, a.owner.ID, "owner", "idx1")
+	mk("s-b", b.org.ID, b.owner.ID, "ann", "idx1")
+	if ss, err := db.FindSAMLSession(ctx, "s-ann-2"); err != nil || ss.SessionIndex != "idx2" || ss.NameID != "ann" {
+		t.Fatalf("FindSAMLSession = %+v, %v", ss, err)
+	}
+	if n, err := db.DeleteSAMLSessions(ctx, a.org.ID, "https://idp", "ann", []string{"idx1"}); err != nil || n != 1 {
+		t.Fatalf("delete by index = %d, %v", n, err)
+	}
+	if n, err := db.DeleteSAMLSessions(ctx, a.org.ID, "https://idp", "ann", nil); err != nil || n != 1 {
+		t.Fatalf("delete all of ann = %d, %v", n, err)
+	}
+	for hash, want := range map[string]string{"s-ann-1": glossa.ENOTFOUND, "s-ann-2": glossa.ENOTFOUND, "s-owner": "", "s-b": ""} {
+		if _, err := db.FindSession(ctx, hash); glossa.ErrorCode(err) != want {
+			t.Errorf("session %s after logout: %v", hash, err)
+		}
+	}
+	_, err = db.FindSAMLSession(ctx, "s-ann-1")
+	wantCode(t, err, glossa.ENOTFOUND)
 }

@@ -68,6 +68,8 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("GET /saml/{org}/metadata", s.publicPage(s.handleSAMLMetadata))
 	mux.Handle("GET /saml/{org}/login", s.publicPage(s.handleSAMLLogin))
 	mux.Handle("POST /saml/{org}/acs", s.publicPage(s.handleSAMLACS))
+	mux.Handle("GET /saml/{org}/slo", s.publicPage(s.handleSAMLSLO))
+	mux.Handle("POST /saml/{org}/slo", s.publicPage(s.handleSAMLSLO))
 	mux.Handle("GET /user/sso", s.publicPage(s.handleUISSOStart))
 
 	// Single sign-on settings.

@@ -30,6 +30,32 @@ type SAMLProvider interface {
 	ParseResponse(ctx context.Context, samlResponse string, possibleRequestIDs []string, now time.Time) (*glossa.SAMLIdentity, error)
 	// Grant maps the identity's groups to a role, workspaces and projects.
 	Grant(id *glossa.SAMLIdentity) SSOGrant
+
+	// LogoutRequestURL starts SP-initiated single logout of an IdP session
+	// (HTTP-Redirect, signed); it fails when the IdP has no SLO endpoint.
+	LogoutRequestURL(ss *glossa.SAMLSession, relayState string, now time.Time) (redirectURL, requestID string, err error)
+	// ParseLogoutRequest verifies an IdP's LogoutRequest (signed, not
+	// replayed, ours); ParseLogoutResponse the IdP's answer to ours.
+	ParseLogoutRequest(ctx context.Context, msg SAMLLogoutMessage, now time.Time) (*SAMLLogoutRequest, error)
+	ParseLogoutResponse(ctx context.Context, msg SAMLLogoutMessage, possibleRequestIDs []string, now time.Time) error
+	// LogoutResponseURL answers an IdP's LogoutRequest.
+	LogoutResponseURL(inResponseTo, relayState string, now time.Time) (string, error)
+}
+
+// SAMLLogoutMessage is a logout message as it reached the SLO endpoint:
+// the raw query of a Redirect-binding GET, or the form value of a POST.
+type SAMLLogoutMessage struct {
+	RawQuery string
+	Form     string
+}
+
+// SAMLLogoutRequest is a verified IdP LogoutRequest.
+type SAMLLogoutRequest struct {
+	ID             string
+	IdPEntityID    string
+	NameID         string
+	SessionIndexes []string
+	RelayState     string
 }
 
 // SSOGrant is what a person's IdP groups give them.
@@ -234,7 +260,13 @@ func (s *Server) handleSAMLACS(w http.ResponseWriter, r *http.Request) error {
 	if id.SessionNotOnOrAfter != nil {
 		notAfter = *id.SessionNotOnOrAfter
 	}
-	if _, err := s.startSession(w, r, m, "saml", notAfter); err != nil {
+	sess, err := s.startSession(w, r, m, "saml", notAfter)
+	if err != nil {
+		return err
+	}
+	// Remember the IdP session, for single logout in either direction.
+	if err := s.SSO.CreateSAMLSession(ctx, &glossa.SAMLSession{SessionIDHash: sess.IDHash, OrgID: org.ID, IdPEntityID: id.IdPEntityID,
+		NameID: id.NameID, NameIDFormat: id.NameIDFormat, SessionIndex: id.SessionIndex}); err != nil {
 		return err
 	}
 	s.audit(ctx, r, &glossa.AuditEvent{OrgID: org.ID, ActorID: m.ID, ActorEmail: m.Email, Action: "signin", Outcome: glossa.OutcomeSuccess,
@@ -411,5 +443,127 @@ func (s *Server) syncSSOGrant(ctx context.Context, r *http.Request, org *glossa.
 			delete(access.Projects, pg.ProjectID)
 		}
 	}
+	return nil
+}
+
+// startSingleLogout is called when a person signs out of a session that
+// came from SAML: it ends the session here, then sends the browser to the
+// IdP with a signed LogoutRequest so the IdP session ends too. It returns
+// "" when there is nothing to do at the IdP (no SAML session, no SLO
+// endpoint), and the caller finishes with a local sign-out.
+func (s *Server) startSingleLogout(w http.ResponseWriter, r *http.Request) (string, error) {
+	ctx := r.Context()
+	sess := sessionFromContext(ctx)
+	if sess == nil || sess.Method != "saml" || s.SAML == nil {
+		return "", nil
+	}
+	ss, err := s.SSO.FindSAMLSession(ctx, sess.IDHash)
+	if glossa.ErrorCode(err) == glossa.ENOTFOUND {
+		return "", nil
+	} else if err != nil {
+		return "", err
+	}
+	org, err := s.Orgs.FindOrganizationByID(ctx, ss.OrgID)
+	if err != nil {
+		return "", err
+	}
+	conn, err := s.SSO.FindSAMLConnection(ctx, org.ID)
+	if glossa.ErrorCode(err) == glossa.ENOTFOUND {
+		return "", nil
+	} else if err != nil {
+		return "", err
+	}
+	sp, err := s.SAML.Provider(ctx, org, conn)
+	if err != nil {
+		return "", err
+	}
+	now := s.Now()
+	relay := randomHandle()
+	redirect, requestID, err := sp.LogoutRequestURL(ss, relay, now)
+	if err != nil {
+		s.Logger.InfoContext(ctx, "single logout not started; signing out here only", "org", org.Slug, "err", err)
+		return "", nil
+	}
+	req := &glossa.SAMLRequest{ID: requestID, OrgID: org.ID, RelayState: relay, BrowserHash: auth.HashSecret(s.browserBinding(w, r)),
+		ReturnTo: "/user/login?notice=signed-out", ExpiresAt: now.Add(samlRequestLifetime)}
+	if err := s.SSO.CreateSAMLRequest(ctx, req); err != nil {
+		return "", err
+	}
+	return redirect, nil
+}
+
+// handleSAMLSLO is the single logout endpoint. An IdP's LogoutRequest
+// (signed, not replayed) ends the Glossa sessions of its subject and is
+// answered with a LogoutResponse; the IdP's LogoutResponse to our request
+// finishes an SP-initiated logout in the browser that started it.
+//
+// Security-sensitive: unsigned or replayed messages are refused.
+func (s *Server) handleSAMLSLO(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	org, _, sp, err := s.ssoProvider(r)
+	if err != nil {
+		return err
+	}
+	refuse := func(reason string) error {
+		s.audit(ctx, r, &glossa.AuditEvent{OrgID: org.ID, Action: "signout", Outcome: glossa.OutcomeFailure,
+			Reason: truncate("saml: "+reason, 500), Detail: map[string]any{"method": "saml"}})
+		return glossa.Errorf(glossa.EINVALID, "The single logout message was refused. Close the browser to end every session, and give your administrator the request ID below.")
+	}
+	var msg SAMLLogoutMessage
+	var isRequest bool
+	var relay string
+	if r.Method == http.MethodPost {
+		r.Body = http.MaxBytesReader(w, r.Body, maxSAMLPost)
+		if err := r.ParseForm(); err != nil {
+			return refuse("the form could not be read")
+		}
+		msg.Form = r.PostForm.Get("SAMLRequest")
+		isRequest = msg.Form != ""
+		if !isRequest {
+			msg.Form = r.PostForm.Get("SAMLResponse")
+		}
+		relay = r.PostForm.Get("RelayState")
+	} else {
+		q := r.URL.Query()
+		msg.RawQuery = r.URL.RawQuery
+		isRequest = q.Get("SAMLRequest") != ""
+		relay = q.Get("RelayState")
+	}
+	now := s.Now()
+	if isRequest {
+		lr, err := sp.ParseLogoutRequest(ctx, msg, now)
+		if err != nil {
+			return refuse(err.Error())
+		}
+		n, err := s.SSO.DeleteSAMLSessions(ctx, org.ID, lr.IdPEntityID, lr.NameID, lr.SessionIndexes)
+		if err != nil {
+			return err
+		}
+		s.audit(ctx, r, &glossa.AuditEvent{OrgID: org.ID, Action: "signout", Outcome: glossa.OutcomeSuccess,
+			Detail: map[string]any{"method": "saml", "initiated_by": "idp", "name_id": lr.NameID, "sessions_ended": n}})
+		back, err := sp.LogoutResponseURL(lr.ID, lr.RelayState, now)
+		if err != nil {
+			return err
+		}
+		http.Redirect(w, r, back, http.StatusFound)
+		return nil
+	}
+	if msg.Form == "" && r.URL.Query().Get("SAMLResponse") == "" {
+		return refuse("neither SAMLRequest nor SAMLResponse")
+	}
+	binding := ""
+	if c, err := r.Cookie(bindingCookie(s.secure(r))); err == nil {
+		binding = c.Value
+	}
+	req, err := s.SSO.TakeSAMLRequest(ctx, org.ID, relay, auth.HashSecret(binding), now)
+	if glossa.ErrorCode(err) == glossa.ENOTFOUND {
+		return refuse("the LogoutResponse answers no logout that this browser started")
+	} else if err != nil {
+		return err
+	}
+	if err := sp.ParseLogoutResponse(ctx, msg, []string{req.ID}, now); err != nil {
+		return refuse(err.Error())
+	}
+	http.Redirect(w, r, req.ReturnTo, http.StatusSeeOther)
 	return nil
 }

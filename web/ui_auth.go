@@ -106,8 +106,19 @@ func (s *Server) handleUILoginSubmit(w http.ResponseWriter, r *http.Request) err
 // handleUILogout ends the session server-side, so the old cookie opens
 // nothing even if a copy of it survives, and says so on the sign-in page.
 func (s *Server) handleUILogout(w http.ResponseWriter, r *http.Request) error {
+	// A session from SAML also ends at the IdP (single logout), when the
+	// IdP has an SLO endpoint; the local session ends either way.
+	idpLogout, err := s.startSingleLogout(w, r)
+	if err != nil {
+		s.Logger.WarnContext(r.Context(), "single logout failed; signing out here only", "err", err)
+		idpLogout = ""
+	}
 	if err := s.endSession(w, r); err != nil {
 		return err
+	}
+	if idpLogout != "" {
+		http.Redirect(w, r, idpLogout, http.StatusSeeOther)
+		return nil
 	}
 	http.Redirect(w, r, "/user/login?notice=signed-out", http.StatusSeeOther)
 	return nil

@@ -60,7 +60,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	logger := newLogger(stderr, cfg.LogLevel)
-	if _, err := secret.LoadOrCreateKey(cfg.DataDir, getenv); err != nil {
+	sealer, err := secret.LoadOrCreateKey(cfg.DataDir, getenv)
+	if err != nil {
 		return err
 	}
 	db, err := openStore(ctx, &cfg)
@@ -75,6 +76,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		Orgs: db, Members: db, Workspaces: db, Projects: db, Tasks: db, Annotations: db,
 		Sessions: db, Tokens: db, Audit: db, SSO: db, DB: db,
 		Throttle:   &auth.Throttle{Store: db},
+		SAML:       &samlProviders{store: db, sealer: sealer, baseURL: cfg.baseURL(), now: time.Now},
 		Logger:     logger,
 		Metrics:    reg,
 		BaseURL:    cfg.baseURL(),

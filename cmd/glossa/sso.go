@@ -1,0 +1,169 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/glossa-dev/glossa"
+	"github.com/glossa-dev/glossa/saml"
+	"github.com/glossa-dev/glossa/secret"
+	"github.com/glossa-dev/glossa/web"
+)
+
+// samlProviders gives the web layer each organization's SAML service
+// provider: it loads the organization's SP keys, making and sealing them on
+// first use, builds a saml.ServiceProvider from the connection, and adapts
+// it to web.SAMLProvider with the database's replay cache.
+type samlProviders struct {
+	store   glossa.SAMLService
+	sealer  *secret.Sealer
+	baseURL *url.URL
+	now     func() time.Time
+
+	// mu serializes key creation in this process; two processes racing
+	// merely both add a key, and the newest one signs.
+	mu sync.Mutex
+}
+
+// Provider implements web.SAMLProviders.
+func (p *samlProviders) Provider(ctx context.Context, org *glossa.Organization, conn *glossa.SAMLConnection) (web.SAMLProvider, error) {
+	keys, err := p.keys(ctx, org)
+	if err != nil {
+		return nil, err
+	}
+	sp, err := saml.New(conn, keys, p.baseURL, org.Slug)
+	if err != nil {
+		return nil, err
+	}
+	return &samlProvider{sp: sp, conn: conn, replay: replayCache{store: p.store, orgID: org.ID}}, nil
+}
+
+// keyAD binds a sealed SP key to its organization and purpose, so a sealed
+// key copied to another row does not open.
+func keyAD(orgID int64, purpose string) []byte {
+	return fmt.Appendf(nil, "glossa sp-key org=%d purpose=%s", orgID, purpose)
+}
+
+// keys returns the organization's live SP keys, newest first per purpose.
+func (p *samlProviders) keys(ctx context.Context, org *glossa.Organization) (saml.Keys, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	stored, err := p.store.FindSPKeys(ctx, org.ID)
+	if err != nil {
+		return saml.Keys{}, err
+	}
+	var keys saml.Keys
+	for _, k := range stored {
+		keyPEM, err := p.sealer.Open(k.SealedKey, keyAD(org.ID, k.Purpose))
+		if err != nil {
+			return saml.Keys{}, fmt.Errorf("open SP key %d of organization %d: %w", k.ID, org.ID, err)
+		}
+		kp, err := saml.ParseKeyPair(keyPEM, []byte(k.CertPEM))
+		if err != nil {
+			return saml.Keys{}, fmt.Errorf("SP key %d of organization %d: %w", k.ID, org.ID, err)
+		}
+		if k.Purpose == glossa.KeySigning {
+			keys.Signing = append(keys.Signing, kp)
+		} else {
+			keys.Encryption = append(keys.Encryption, kp)
+		}
+	}
+	for purpose, list := range map[string]*[]saml.KeyPair{glossa.KeySigning: &keys.Signing, glossa.KeyEncryption: &keys.Encryption} {
+		if len(*list) > 0 {
+			continue
+		}
+		kp, err := p.createKey(ctx, org, purpose)
+		if err != nil {
+			return saml.Keys{}, err
+		}
+		*list = []saml.KeyPair{kp}
+	}
+	return keys, nil
+}
+
+// createKey makes, seals and stores a new SP key pair.
+func (p *samlProviders) createKey(ctx context.Context, org *glossa.Organization, purpose string) (saml.KeyPair, error) {
+	kp, err := saml.GenerateKeyPair(fmt.Sprintf("Glossa SP %s (%s)", org.Slug, purpose), p.now())
+	if err != nil {
+		return saml.KeyPair{}, err
+	}
+	keyPEM, certPEM, err := kp.MarshalPEM()
+	if err != nil {
+		return saml.KeyPair{}, err
+	}
+	sealed, err := p.sealer.Seal(keyPEM, keyAD(org.ID, purpose))
+	if err != nil {
+		return saml.KeyPair{}, err
+	}
+	if err := p.store.CreateSPKey(ctx, &glossa.SPKey{OrgID: org.ID, Purpose: purpose, CertPEM: string(certPEM), SealedKey: sealed}); err != nil {
+		return saml.KeyPair{}, err
+	}
+	return kp, nil
+}
+
+// samlProvider adapts saml.ServiceProvider to web.SAMLProvider.
+type samlProvider struct {
+	sp     *saml.ServiceProvider
+	conn   *glossa.SAMLConnection
+	replay replayCache
+}
+
+func (p *samlProvider) Metadata() ([]byte, error) { return p.sp.Metadata() }
+
+func (p *samlProvider) AuthnRequestURL(relayState string, now time.Time) (string, string, error) {
+	return p.sp.AuthnRequestURL(relayState, now)
+}
+
+func (p *samlProvider) ParseResponse(ctx context.Context, response string, ids []string, now time.Time) (*glossa.SAMLIdentity, error) {
+	return p.sp.ParseResponse(ctx, response, ids, now, p.replay)
+}
+
+func (p *samlProvider) Grant(id *glossa.SAMLIdentity) web.SSOGrant {
+	d := saml.Map(p.conn, id)
+	g := web.SSOGrant{Role: d.Role, Workspaces: d.Workspaces}
+	for _, pg := range d.Projects {
+		g.Projects = append(g.Projects, glossa.ProjectMapping{ProjectID: pg.ProjectID, Role: pg.Role})
+	}
+	return g
+}
+
+// replayCache is the database's one-time-use record of assertion IDs, so
+// that a second Glossa process sharing the database refuses a replay too.
+type replayCache struct {
+	store glossa.SAMLService
+	orgID int64
+}
+
+func (c replayCache) Consume(ctx context.Context, id string, until time.Time) error {
+	err := c.store.ConsumeAssertion(ctx, c.orgID, id, until)
+	if glossa.ErrorCode(err) == glossa.ECONFLICT {
+		return errors.Join(saml.ErrReplayed, err)
+	}
+	return err
+}
+
+func (p *samlProvider) LogoutRequestURL(ss *glossa.SAMLSession, relayState string, now time.Time) (string, string, error) {
+	return p.sp.LogoutRequestURL(ss.NameID, ss.NameIDFormat, ss.SessionIndex, relayState, now)
+}
+
+func (p *samlProvider) ParseLogoutRequest(ctx context.Context, msg web.SAMLLogoutMessage, now time.Time) (*web.SAMLLogoutRequest, error) {
+	lr, err := p.sp.ParseLogoutRequest(ctx, saml.LogoutMessage{RawQuery: msg.RawQuery, Form: msg.Form}, now, p.replay)
+	if err != nil {
+		return nil, err
+	}
+	return &web.SAMLLogoutRequest{ID: lr.ID, IdPEntityID: p.sp.IdP().EntityID, NameID: lr.NameID,
+		SessionIndexes: lr.SessionIndexes, RelayState: lr.RelayState}, nil
+}
+
+func (p *samlProvider) ParseLogoutResponse(ctx context.Context, msg web.SAMLLogoutMessage, ids []string, now time.Time) error {
+	_, err := p.sp.ParseLogoutResponse(ctx, saml.LogoutMessage{RawQuery: msg.RawQuery, Form: msg.Form}, ids, now, p.replay)
+	return err
+}
+
+func (p *samlProvider) LogoutResponseURL(inResponseTo, relayState string, now time.Time) (string, error) {
+	return p.sp.LogoutResponseURL(inResponseTo, relayState, now)
+}
