@@ -8,9 +8,9 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base64"
-	"math/big"
 	"encoding/json"
 	"io"
+	"math/big"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
@@ -56,7 +56,9 @@ func startE2EServer(t *testing.T) *e2eServer {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	var logs lockedBuffer
-	go func() { done <- run(ctx, nil, func(k string) string { return env[k] }, strings.NewReader(""), io.Discard, &logs) }()
+	go func() {
+		done <- run(ctx, nil, func(k string) string { return env[k] }, strings.NewReader(""), io.Discard, &logs)
+	}()
 	t.Cleanup(func() {
 		cancel()
 		<-done
