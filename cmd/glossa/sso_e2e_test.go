@@ -303,3 +303,56 @@ func placeholderMetadata(t *testing.T) string {
 	}
 	return strings.Replace(placeholderIdP, "%s", base64.StdEncoding.EncodeToString(der), 1)
 }
+
+// TestSSOVariants signs alice in through each real IdP with each way of
+// protecting the response: response signed, assertion signed, both, and
+// encrypted assertions (AES-CBC with RSA-OAEP). An unsigned
+// response, and an assertion-only signature where the organization
+// requires a signed Response, are refused.
+func TestSSOVariants(t *testing.T) {
+	cases := []struct {
+		name          string
+		start         func(testing.TB, idptest.SP, idptest.Options) *idptest.IdP
+		opts          idptest.Options
+		requireSigned bool // require_signed_response
+		accept        bool
+	}{
+		{"simplesamlphp/response-signed", idptest.StartSimpleSAMLphp, idptest.Options{SignResponse: true}, true, true},
+		{"simplesamlphp/assertion-signed", idptest.StartSimpleSAMLphp, idptest.Options{SignAssertion: true}, false, true},
+		{"simplesamlphp/encrypted-aes128-cbc", idptest.StartSimpleSAMLphp, idptest.Options{SignResponse: true, SignAssertion: true, Encrypt: idptest.AES128CBC}, false, true},
+		{"simplesamlphp/unsigned", idptest.StartSimpleSAMLphp, idptest.Options{}, false, false},
+		{"simplesamlphp/assertion-signed-but-response-required", idptest.StartSimpleSAMLphp, idptest.Options{SignAssertion: true}, true, false},
+		{"pysaml2/both-signed", idptest.StartPySAML2, idptest.Options{SignResponse: true, SignAssertion: true}, true, true},
+		{"pysaml2/unsigned", idptest.StartPySAML2, idptest.Options{}, false, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s := startE2EServer(t)
+			s.api(t, "POST", "/api/saml/settings", map[string]any{"metadata_xml": placeholderMetadata(t)}, 200)
+			_, spMetadata := s.get(t, http.DefaultClient, "/saml/acme/metadata")
+			idp := c.start(t, idptest.SP{MetadataXML: spMetadata}, c.opts)
+			s.api(t, "POST", "/api/saml/settings", map[string]any{
+				"metadata_xml": string(idp.MetadataXML), "mapping_email": "email", "mapping_groups": "groups",
+				"roles_groups": [][]string{{"Reviewer", "glossa-annotators"}}, "require_signed_response": c.requireSigned,
+			}, 200)
+			alice := browser()
+			acs, response, relay := idp.Login(t, alice, s.base+"/saml/acme/login", "alice", "alice-password")
+			resp := postACS(t, alice, acs, response, relay)
+			if !c.accept {
+				if resp.StatusCode != http.StatusUnauthorized {
+					t.Fatalf("accepted: %d", resp.StatusCode)
+				}
+				if status, _ := s.get(t, alice, "/api/current-user/whoami"); status != 401 {
+					t.Fatal("a refused response created a session")
+				}
+				return
+			}
+			if resp.StatusCode != http.StatusSeeOther {
+				t.Fatalf("refused: %d; audit: %v", resp.StatusCode, s.api(t, "GET", "/api/audit?action=signin", nil, 200))
+			}
+			if me := whoami(t, s, alice); me["email"] != "alice@example.com" || me["role"] != "Reviewer" {
+				t.Fatalf("alice = %v", me)
+			}
+		})
+	}
+}
