@@ -567,3 +567,14 @@ func (s *Server) handleSAMLSLO(w http.ResponseWriter, r *http.Request) error {
 	http.Redirect(w, r, req.ReturnTo, http.StatusSeeOther)
 	return nil
 }
+
+// continueTo sends the browser on to target through a small page with a
+// Refresh header instead of a redirect. A redirect that answers a form
+// submission is checked against the page's CSP form-action ('self'), and an
+// IdP is another origin; the Refresh navigation starts afresh.
+func (s *Server) continueTo(w http.ResponseWriter, r *http.Request, target, title string) {
+	w.Header().Set("Refresh", "0;url="+target)
+	pd := s.newPage(r, glossa.PrincipalFromContext(r.Context()), title)
+	pd.Data = target
+	s.render(w, r, http.StatusOK, "continue", pd)
+}

@@ -66,7 +66,9 @@ func (s *Server) handleUISSOStart(w http.ResponseWriter, r *http.Request) error 
 		if next != "" {
 			target += "?next=" + url.QueryEscape(next)
 		}
-		http.Redirect(w, r, target, http.StatusSeeOther)
+		// Not a redirect: this answers a form, and the IdP it leads to is
+		// another origin (see continueTo).
+		s.continueTo(w, r, target, "Continuing to your organization's sign-in")
 		return nil
 	}
 	pd := s.newPage(r, nil, "Sign in")
@@ -117,7 +119,7 @@ func (s *Server) handleUILogout(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if idpLogout != "" {
-		http.Redirect(w, r, idpLogout, http.StatusSeeOther)
+		s.continueTo(w, r, idpLogout, "Signing out at your identity provider")
 		return nil
 	}
 	http.Redirect(w, r, "/user/login?notice=signed-out", http.StatusSeeOther)

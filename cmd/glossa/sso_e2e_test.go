@@ -20,6 +20,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
+
+	"github.com/glossa-dev/glossa/internal/browsertest"
 	"github.com/glossa-dev/glossa/internal/idptest"
 )
 
@@ -174,8 +177,8 @@ func TestSSOWithSimpleSAMLphp(t *testing.T) {
 	// by its slug, and says so when there is none.
 	for id, want := range map[string]string{"Alice@Example.com": "/saml/acme/login?next=%2Fworkspaces", "acme": "/saml/acme/login?next=%2Fworkspaces"} {
 		resp, err := browser().Get(s.base + "/user/sso?next=/workspaces&id=" + url.QueryEscape(id))
-		if err != nil || resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != want {
-			t.Fatalf("Continue with SSO as %s: %v %v to %q", id, err, resp.StatusCode, resp.Header.Get("Location"))
+		if err != nil || resp.StatusCode != http.StatusOK || resp.Header.Get("Refresh") != "0;url="+want {
+			t.Fatalf("Continue with SSO as %s: %v %v to %q", id, err, resp.StatusCode, resp.Header.Get("Refresh"))
 		}
 	}
 	if status, body := s.get(t, browser(), "/user/sso?id=someone@elsewhere.example"); status != 404 || !strings.Contains(string(body), "No single sign-on is set up") {
@@ -255,13 +258,14 @@ func TestSSOWithSimpleSAMLphp(t *testing.T) {
 	req, _ := http.NewRequest("POST", s.base+"/user/logout", strings.NewReader(url.Values{"csrf_token": {csrf}}.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	resp, err = alice.Do(req)
-	if err != nil || resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), idp.SLOURL) {
-		t.Fatalf("sign-out: %v %v to %q", err, resp.StatusCode, resp.Header.Get("Location"))
+	idpLogout := strings.TrimPrefix(resp.Header.Get("Refresh"), "0;url=")
+	if err != nil || resp.StatusCode != http.StatusOK || !strings.HasPrefix(idpLogout, idp.SLOURL) {
+		t.Fatalf("sign-out: %v %v to %q", err, resp.StatusCode, resp.Header.Get("Refresh"))
 	}
 	if status, _ := s.get(t, alice, "/api/current-user/whoami"); status != 401 {
 		t.Fatal("alice's session outlived her sign-out")
 	}
-	back := idp.Follow(t, alice, resp.Header.Get("Location"))
+	back := idp.Follow(t, alice, idpLogout)
 	if !strings.HasPrefix(back, s.base+"/saml/acme/slo?") || !strings.Contains(back, "SAMLResponse=") {
 		t.Fatalf("IdP answered logout with %q", back)
 	}
@@ -354,5 +358,37 @@ func TestSSOVariants(t *testing.T) {
 				t.Fatalf("alice = %v", me)
 			}
 		})
+	}
+}
+
+// TestSSOInBrowser signs alice in through SimpleSAMLphp in a real headless
+// Chromium: "Continue with SSO" with her work email on Glossa's sign-in
+// page, the IdP's own login form and auto-submit page, and back to the
+// page she asked for.
+func TestSSOInBrowser(t *testing.T) {
+	s := startE2EServer(t)
+	s.api(t, "POST", "/api/saml/settings", map[string]any{"metadata_xml": placeholderMetadata(t)}, 200)
+	_, spMetadata := s.get(t, http.DefaultClient, "/saml/acme/metadata")
+	idp := idptest.StartSimpleSAMLphp(t, idptest.SP{MetadataXML: spMetadata}, idptest.Options{SignResponse: true, SignAssertion: true})
+	s.api(t, "POST", "/api/saml/settings", map[string]any{
+		"metadata_xml": string(idp.MetadataXML), "domain": "example.com", "mapping_email": "email", "mapping_groups": "groups",
+		"mapping_first_name": "givenName", "roles_groups": [][]string{{"Manager", "glossa-owners"}},
+	}, 200)
+
+	ctx := browsertest.New(t)
+	browsertest.Do(t, ctx,
+		chromedp.Navigate(s.base+"/user/login?next=/workspaces"),
+		chromedp.WaitVisible(chromedp.ID("sso")),
+		chromedp.SendKeys(chromedp.ID("sso"), "alice@example.com"),
+		chromedp.Click(chromedp.ID("sso-continue")),
+		chromedp.WaitVisible(chromedp.CSS(`input[type=password]`)),
+		chromedp.SendKeys(chromedp.CSS(`input[name=username]`), "alice"),
+		chromedp.SendKeys(chromedp.CSS(`input[type=password]`), "alice-password"),
+		chromedp.Submit(chromedp.CSS(`input[type=password]`)),
+		chromedp.WaitVisible(chromedp.ID("org-name")),
+	)
+	where := browsertest.Run(t, ctx, chromedp.Evaluate[string](`location.pathname + " " + document.body.innerText`))
+	if !strings.HasPrefix(where, "/workspaces ") || !strings.Contains(where, "alice@example.com") || !strings.Contains(where, "Manager") {
+		t.Fatalf("after SSO the browser shows: %.300s", where)
 	}
 }

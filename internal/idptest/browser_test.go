@@ -1,18 +1,16 @@
 package idptest_test
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
-	"os/exec"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/glossa-dev/glossa/internal/browsertest"
 	"github.com/glossa-dev/glossa/internal/idptest"
 )
 
@@ -21,16 +19,7 @@ import (
 // JavaScript, the browser's cookie rules on plain-HTTP loopback, and a real
 // POST to an ACS (a stand-in SP that records what it receives).
 func TestBrowser(t *testing.T) {
-	chromium := os.Getenv("GLOSSA_TEST_CHROMIUM")
-	if chromium == "" {
-		chromium = "/usr/bin/chromium"
-	}
-	if _, err := exec.LookPath(chromium); err != nil {
-		if os.Getenv("GLOSSA_TEST_REQUIRE_ALL") != "" {
-			t.Fatalf("no Chromium at %s: apt-get install chromium, or run make test", chromium)
-		}
-		t.Skipf("no Chromium at %s", chromium)
-	}
+	browser := browsertest.New(t)
 
 	posts := make(chan url.Values, 4)
 	acs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -44,26 +33,6 @@ func TestBrowser(t *testing.T) {
 	}))
 	defer acs.Close()
 	sp := newSPAt(t, acs.URL+"/saml/acme")
-
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx,
-		chromedp.ExecPath(chromium),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-extensions", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-	)
-	defer cancelAlloc()
-	browser, cancelBrowser := chromedp.NewContext(allocCtx)
-	defer cancelBrowser()
 
 	for _, tc := range []struct {
 		name  string
