@@ -88,6 +88,15 @@ const maxSAMLPost = 512 << 10
 // the reason goes to the audit log under the request ID shown with it.
 var errSSORejected = glossa.Errorf(glossa.EUNAUTHORIZED, "Single sign-on did not succeed. Try again from your organization's sign-in page; if it keeps failing, give your administrator the request ID below.")
 
+// samlReason is a rejection reason as the audit log keeps it: prefixed
+// "saml:" (the saml package's errors already are) and bounded.
+func samlReason(reason string) string {
+	if !strings.HasPrefix(reason, "saml:") {
+		reason = "saml: " + reason
+	}
+	return truncate(reason, 500)
+}
+
 // ssoOrg resolves {org} to an organization with a SAML connection; both
 // missing look the same.
 func (s *Server) ssoOrg(r *http.Request) (*glossa.Organization, *glossa.SAMLConnection, error) {
@@ -154,10 +163,11 @@ func bindingCookie(secure bool) string {
 // with the IdP's cross-site POST; only its hash is stored.
 func (s *Server) browserBinding(w http.ResponseWriter, r *http.Request) string {
 	secure := s.secure(r)
-	if c, err := r.Cookie(bindingCookie(secure)); err == nil && len(c.Value) == 43 {
-		return c.Value
-	}
 	v := randomHandle()
+	if c, err := r.Cookie(bindingCookie(secure)); err == nil && len(c.Value) == 43 {
+		v = c.Value // keep it, so sign-ins started in other tabs still match
+	}
+	// Set it again either way: its lifetime restarts with each sign-in.
 	c := &http.Cookie{Name: bindingCookie(secure), Value: v, Path: "/", HttpOnly: true, Secure: secure,
 		MaxAge: int(samlRequestLifetime / time.Second), SameSite: http.SameSiteLaxMode}
 	if secure {
@@ -211,7 +221,7 @@ func (s *Server) handleSAMLACS(w http.ResponseWriter, r *http.Request) error {
 	}
 	reject := func(reason string) error {
 		s.audit(ctx, r, &glossa.AuditEvent{OrgID: org.ID, Action: "signin", Outcome: glossa.OutcomeFailure,
-			Reason: truncate("saml: "+reason, 500), Detail: map[string]any{"method": "saml"}})
+			Reason: samlReason(reason), Detail: map[string]any{"method": "saml"}})
 		return errSSORejected
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxSAMLPost)
@@ -506,7 +516,7 @@ func (s *Server) handleSAMLSLO(w http.ResponseWriter, r *http.Request) error {
 	}
 	refuse := func(reason string) error {
 		s.audit(ctx, r, &glossa.AuditEvent{OrgID: org.ID, Action: "signout", Outcome: glossa.OutcomeFailure,
-			Reason: truncate("saml: "+reason, 500), Detail: map[string]any{"method": "saml"}})
+			Reason: samlReason(reason), Detail: map[string]any{"method": "saml"}})
 		return glossa.Errorf(glossa.EINVALID, "The single logout message was refused. Close the browser to end every session, and give your administrator the request ID below.")
 	}
 	var msg SAMLLogoutMessage
