@@ -31,7 +31,7 @@ const (
 	claimADFSGroup = "http://schemas.xmlsoap.org/claims/Group"
 )
 
-// Presets are the attribute names each IdP sends by default or in its
+// presets are the attribute names each IdP sends by default or in its
 // documented setup, by the idp_provider value of the SSO settings:
 //
 //   - adfs: ADFS claim rules ("Send LDAP Attributes as Claims"): E-Mail
@@ -56,7 +56,7 @@ const (
 //     "member", and its role list mapper's "Role".
 //   - custom, or anything else: Label Studio's defaults Email, FirstName,
 //     LastName, Groups.
-var Presets = map[string]AttributeNames{
+var presets = map[string]AttributeNames{
 	"adfs": {
 		Email:     []string{claimEmail, claimUPN},
 		FirstName: []string{claimGivenName},
@@ -101,15 +101,33 @@ var Presets = map[string]AttributeNames{
 	},
 }
 
+// Providers lists the idp_provider values that have a preset.
+func Providers() []string {
+	return []string{"adfs", "azure", "okta", "onelogin", "google", "keycloak", "custom"}
+}
+
+// Preset returns a copy of the attribute names of an idp_provider value
+// (case and surrounding spaces ignored), and whether it is known; an unknown
+// or empty provider gets the custom preset.
+func Preset(provider string) (AttributeNames, bool) {
+	p, ok := presets[strings.ToLower(strings.TrimSpace(provider))]
+	if !ok {
+		p = presets["custom"]
+	}
+	return AttributeNames{
+		Email:     slices.Clone(p.Email),
+		FirstName: slices.Clone(p.FirstName),
+		LastName:  slices.Clone(p.LastName),
+		Groups:    slices.Clone(p.Groups),
+	}, ok
+}
+
 // ResolveAttributeNames returns the names used for conn: the preset of
 // conn.IdPProvider (custom when unknown or empty), with each of
 // mapping_email, mapping_first_name, mapping_last_name and mapping_groups,
 // when set, replacing the preset's list for its field.
 func ResolveAttributeNames(conn *glossa.SAMLConnection) AttributeNames {
-	p, ok := Presets[strings.ToLower(strings.TrimSpace(conn.IdPProvider))]
-	if !ok {
-		p = Presets["custom"]
-	}
+	p, _ := Preset(conn.IdPProvider)
 	override := func(list []string, v string) []string {
 		if v = strings.TrimSpace(v); v != "" {
 			return []string{v}

@@ -324,6 +324,19 @@ func structural() []attack {
 			adv.AddChild(e)
 		}}
 	})
+	for _, sh := range shapes[3:] {
+		sh := sh
+		add("Assertion hidden in Advice inside the encrypted Assertion ("+sh.name+")", saml.RejectStructure, func(f *fixture) opts {
+			o := sh.base
+			o.mutateAssertion = func(a *etree.Element) {
+				e := a.Copy()
+				e.CreateAttr("ID", "_advice")
+				setNameID(e, evil)
+				a.CreateElement("saml:Advice").AddChild(e)
+			}
+			return o
+		})
+	}
 	add("nested Response inside Extensions", saml.RejectStructure, func(f *fixture) opts {
 		return opts{signAssertion: true, post: func(doc *etree.Document) {
 			r := doc.Root()

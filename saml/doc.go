@@ -12,8 +12,8 @@
 // github.com/crewjam/saml, pinned to v0.5.2 in go.mod, on
 // github.com/russellhaering/goxmldsig v1.6.1 (CVE-2026-33487, the
 // loop-variable capture that let a second Reference stand in for the first,
-// is fixed in v1.6.0; v1.6.1 adds canonicalization node limits) and
-// github.com/beevik/etree v1.8.1. No signature or cipher code is written
+// is fixed in v1.6.0, which the module proxy does not serve; v1.6.1 adds
+// traversal limits) and github.com/beevik/etree v1.8.1. No signature or cipher code is written
 // here: where this package verifies something itself it calls goxmldsig's
 // ValidationContext, crewjam's xmlenc, or crypto/x509.
 //
@@ -45,10 +45,11 @@
 //     are registered, RSA PKCS#1 v1.5 key transport and "tripledes-cbc" (which
 //     was single DES) are no longer registered as decrypters, and the
 //     SHA-256/512 OAEP digest URIs are corrected with the old ones kept.
-//   - samlsp moves to golang-jwt/jwt/v5 (we do not use samlsp), samlidp and
-//     identity_provider.go get cosmetic changes, README points at a new test
-//     IdP. Nothing opens a network connection, runs a process, reads the
-//     environment or registers anything at init beyond the algorithms above.
+//   - samlsp moves to golang-jwt/jwt/v5 and samlidp's IdP-initiated shortcut
+//     drops a read lock (neither package is used here); identity_provider.go
+//     and the README get cosmetic changes. Nothing opens a network
+//     connection, runs a process, reads the environment or registers
+//     anything at init beyond the algorithms above.
 //
 // We trust v0.5.2 because that diff is small enough to have been read in
 // full, every change narrows what is accepted, and its dependency set
@@ -57,7 +58,9 @@
 // the Go checksum database. govulncheck may still list GO-2026-6909 against
 // it (the entry listed no fixed version in early November 2026); the diff
 // above is the triage evidence. A bump is gated on this package's attack
-// corpus (corpus_test.go) passing unchanged.
+// corpus (corpus_test.go) passing unchanged, and on the differential run of
+// the same corpus through github.com/russellhaering/gosaml2 (the fallback
+// library, differential_test.go) still showing no forged identity.
 //
 // # What the policy layer adds
 //
@@ -67,9 +70,11 @@
 //
 //   - Before the library sees a byte: a size cap on the base64 and on the
 //     decoded XML, a tokenizer pass that refuses any DOCTYPE or other
-//     directive, processing instructions, duplicate attributes, a second root
-//     or trailing content, and bounds depth, tokens, attributes and namespace
-//     declarations; then the Mattermost round-trip check.
+//     directive, processing instructions, non-UTF-8 encodings, duplicate
+//     attributes, a second root or trailing content, and bounds depth,
+//     tokens, attributes and namespace declarations. The Mattermost
+//     round-trip check runs on the response in the library, on everything
+//     else (decrypted assertions, metadata, logout messages) in ours.
 //   - A structural pass over the whole document: the root is a
 //     samlp:Response; exactly one Assertion or EncryptedAssertion exists
 //     anywhere in the document, as a direct child of the Response (this
@@ -113,6 +118,20 @@
 //     rejection. Every rejection is a *RejectError whose Code and Reason are
 //     for the audit log; the browser is shown one fixed sentence by the web
 //     layer.
+//
+// Known limits of this library set, each refused with a precise reason:
+// goxmldsig v1.6.1 stops every traversal at 1,000 elements (its fix for
+// GHSA-qhrp-hfff-vphr, not configurable), so a signed element holding more
+// (about 950 group values) cannot be verified (MaxSignedElements);
+// crewjam v0.5.2 registers only rsa-oaep-mgf1p key transport (not
+// xmlenc11#rsa-oaep) and uses the OAEP digest for MGF1 as well, which is
+// what IdPs sending the default SHA-1 digest expect; EncryptedID and
+// EncryptedAttribute are not supported. The price of the checks above, on
+// a 2-core machine (BenchmarkACS): about +15% over the bare library for a
+// Response- or Assertion-signed response, +35% when both are signed (the
+// Assertion signature the library skips is verified), +60% for an
+// encrypted assertion in a signed Response (decrypted a second time, from
+// the verified bytes).
 //
 // crewjam's MaxClockSkew (180 s), MaxIssueDelay (90 s) and TimeNow are
 // process-wide variables. This package never writes them; the library's own

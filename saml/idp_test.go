@@ -65,15 +65,6 @@ var (
 	testKeys *keySet
 )
 
-func mustKey(tb testing.TB) *rsa.PrivateKey {
-	tb.Helper()
-	k, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return k
-}
-
 func mustCert(tb testing.TB, key *rsa.PrivateKey, cn string, serial int64, notBefore, notAfter time.Time) *x509.Certificate {
 	tb.Helper()
 	tmpl := &x509.Certificate{
@@ -103,7 +94,14 @@ func keys(tb testing.TB) *keySet {
 		var wg sync.WaitGroup
 		for i := range ks {
 			wg.Add(1)
-			go func() { defer wg.Done(); ks[i] = mustKey(tb) }()
+			go func() {
+				defer wg.Done()
+				k, err := rsa.GenerateKey(rand.Reader, 2048)
+				if err != nil {
+					panic(err) // not tb.Fatal: this is not the test's goroutine
+				}
+				ks[i] = k
+			}()
 		}
 		wg.Wait()
 		k := &keySet{idp: ks[0], idp2: ks[1], idp3: ks[2], attacker: ks[3], otherTenant: ks[4]}
@@ -419,6 +417,11 @@ func (f *fixture) encrypt(a *etree.Element, o *opts) *etree.Element {
 		e.BlockCipher = xmlenc.TripleDES
 	default:
 		f.tb.Fatalf("unknown encryption %q", o.encrypt)
+	}
+	if e.DigestMethod != nil {
+		// rsa-oaep-mgf1p with SHA-1, as ADFS, Okta and Shibboleth send it
+		// (and the only OAEP digest gosaml2 decrypts).
+		e.DigestMethod = xmlenc.SHA1
 	}
 	to := o.encryptTo
 	if to == nil {

@@ -144,17 +144,22 @@ func TestMap(t *testing.T) {
 	}
 }
 
+func preset(name string) saml.AttributeNames {
+	p, _ := saml.Preset(name)
+	return p
+}
+
 func TestResolveAttributeNames(t *testing.T) {
 	tests := []struct {
 		name string
 		conn glossa.SAMLConnection
 		want saml.AttributeNames
 	}{
-		{"empty provider is custom", glossa.SAMLConnection{}, saml.Presets["custom"]},
-		{"unknown provider is custom", glossa.SAMLConnection{IdPProvider: "ping"}, saml.Presets["custom"]},
-		{"case-insensitive provider", glossa.SAMLConnection{IdPProvider: " Azure "}, saml.Presets["azure"]},
+		{"empty provider is custom", glossa.SAMLConnection{}, preset("custom")},
+		{"unknown provider is custom", glossa.SAMLConnection{IdPProvider: "ping"}, preset("custom")},
+		{"case-insensitive provider", glossa.SAMLConnection{IdPProvider: " Azure "}, preset("azure")},
 		{"overrides replace the preset field", glossa.SAMLConnection{IdPProvider: "okta", MappingGroups: " roles ", MappingEmail: "mail"},
-			saml.AttributeNames{Email: []string{"mail"}, FirstName: saml.Presets["okta"].FirstName, LastName: saml.Presets["okta"].LastName, Groups: []string{"roles"}}},
+			saml.AttributeNames{Email: []string{"mail"}, FirstName: preset("okta").FirstName, LastName: preset("okta").LastName, Groups: []string{"roles"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -163,10 +168,19 @@ func TestResolveAttributeNames(t *testing.T) {
 			}
 		})
 	}
-	for _, p := range []string{"adfs", "azure", "okta", "onelogin", "google", "keycloak", "custom"} {
-		if n := saml.Presets[p]; len(n.Email) == 0 || len(n.FirstName) == 0 || len(n.LastName) == 0 || len(n.Groups) == 0 {
+	for _, p := range saml.Providers() {
+		n, ok := saml.Preset(p)
+		if !ok || len(n.Email) == 0 || len(n.FirstName) == 0 || len(n.LastName) == 0 || len(n.Groups) == 0 {
 			t.Errorf("preset %s is incomplete: %+v", p, n)
 		}
+	}
+	a, _ := saml.Preset("okta")
+	a.Email[0] = "changed"
+	if b, _ := saml.Preset("okta"); b.Email[0] == "changed" {
+		t.Error("Preset returns the shared lists")
+	}
+	if _, ok := saml.Preset("ping"); ok {
+		t.Error("unknown provider reported as known")
 	}
 }
 

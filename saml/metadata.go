@@ -3,6 +3,7 @@ package saml
 import (
 	"crypto/x509"
 	"encoding/base64"
+	"fmt"
 	"net/url"
 	"strings"
 	"time"
@@ -66,7 +67,16 @@ type IdPMetadata struct {
 //
 // Security-sensitive: the certificates returned decide whose signature is
 // trusted.
-func ParseIdPMetadata(metadataXML []byte, pinnedCertPEM string) (*IdPMetadata, error) {
+func ParseIdPMetadata(metadataXML []byte, pinnedCertPEM string) (md *IdPMetadata, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			md, err = nil, glossa.Wrap(glossa.EINVALID, fmt.Errorf("panic: %v", r), "The IdP metadata could not be read.")
+		}
+	}()
+	return parseIdPMetadata(metadataXML, pinnedCertPEM)
+}
+
+func parseIdPMetadata(metadataXML []byte, pinnedCertPEM string) (*IdPMetadata, error) {
 	if len(metadataXML) > MaxMetadataBytes {
 		return nil, glossa.Errorf(glossa.EINVALID, "The IdP metadata is larger than %d KiB.", MaxMetadataBytes>>10)
 	}

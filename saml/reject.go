@@ -46,10 +46,12 @@ type RejectError struct {
 	Err error
 }
 
+// Error returns the code and the reason, for logs.
 func (e *RejectError) Error() string {
 	return fmt.Sprintf("saml: rejected (%s): %s", e.Code, e.Reason)
 }
 
+// Unwrap returns the library error, if any.
 func (e *RejectError) Unwrap() error { return e.Err }
 
 // reject returns a *RejectError with a formatted reason.

@@ -139,7 +139,9 @@ func (sp *ServiceProvider) validateResponse(ctx context.Context, b64 string, pos
 	if rj != nil {
 		return nil, rj
 	}
-	doc, rj := parseXML(raw)
+	// No round-trip check here: ParseXMLResponse makes it on these very
+	// bytes before it reads them, and pass 1 below only ever refuses.
+	doc, rj := parseScreened(raw, false)
 	if rj != nil {
 		return nil, rj
 	}
@@ -577,15 +579,6 @@ func decryptAssertion(enc *etree.Element, key *rsa.PrivateKey) (*etree.Element, 
 	if !is(a, nsAssertion, "Assertion") {
 		return nil, reject(RejectStructure, "EncryptedAssertion decrypts to <%s>, not an Assertion", a.Tag)
 	}
-	var rj2 *RejectError
-	walk(a, func(el *etree.Element) {
-		if rj2 == nil && el != a && (el.Tag == "Assertion" || el.Tag == "EncryptedAssertion" || el.Tag == "Response") {
-			rj2 = reject(RejectStructure, "a nested <%s> inside the decrypted assertion", el.Tag)
-		}
-	})
-	if rj2 != nil {
-		return nil, rj2
-	}
 	if _, rj := checkSignatureProfile(a); rj != nil {
 		return nil, rj
 	}
@@ -685,6 +678,15 @@ type facts struct {
 func (sp *ServiceProvider) checkAssertion(a *etree.Element, ids []string, now time.Time) (*facts, *RejectError) {
 	if !is(a, nsAssertion, "Assertion") {
 		return nil, reject(RejectStructure, "<%s> is not a saml:Assertion", a.Tag)
+	}
+	var nested *etree.Element
+	walk(a, func(el *etree.Element) {
+		if nested == nil && el != a && (el.Tag == "Assertion" || el.Tag == "EncryptedAssertion" || el.Tag == "Response") {
+			nested = el
+		}
+	})
+	if nested != nil {
+		return nil, reject(RejectStructure, "a nested <%s> inside the assertion", nested.Tag)
 	}
 	f := &facts{id: attr(a, "ID")}
 	if f.id == "" {
@@ -1012,6 +1014,7 @@ func libraryReject(err error) *RejectError {
 		substr string
 		code   RejectCode
 	}{
+		{"invalid xml", RejectMalformed},
 		{"decrypt", RejectEncryption},
 		{"Recipient", RejectRecipient},
 		{"request IDs", RejectInResponseTo},

@@ -284,6 +284,36 @@ func TestReplayAcrossInstances(t *testing.T) {
 	}
 }
 
+// TestConcurrentUse: one ServiceProvider serves many ACS requests at once
+// (run with -race).
+func TestConcurrentUse(t *testing.T) {
+	f := newFixture(t, nil)
+	var b64s []string
+	for _, sh := range shapes {
+		b64s = append(b64s, f.build(sh.base), f.build(sh.base))
+	}
+	b64s = append(b64s, f.build(opts{signResponse: true, signer: f.k.attacker, signerCert: f.k.attackerCert}))
+	errs := make(chan error, len(b64s))
+	for i, b := range b64s {
+		go func() {
+			_, err := f.parse(b)
+			if i == len(b64s)-1 {
+				if rejectCode(err) != saml.RejectSignature {
+					err = fmt.Errorf("forged response: %v", err)
+				} else {
+					err = nil
+				}
+			}
+			errs <- err
+		}()
+	}
+	for range b64s {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}
+
 // TestReplayCacheFailureFailsClosed: when the cache cannot answer, the
 // response is refused.
 func TestReplayCacheFailureFailsClosed(t *testing.T) {

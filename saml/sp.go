@@ -141,7 +141,7 @@ func New(conn *glossa.SAMLConnection, keys Keys, baseURL *url.URL, orgSlug strin
 		// so its own check would refuse [us, urn:amazon:webservices].
 		ValidateAudienceRestriction: func(*crewsaml.Assertion) error { return nil },
 		ValidateRequestID: func(r crewsaml.Response, ids []string) error {
-			if rj := checkInResponseTo(r.InResponseTo, ids, conn.AllowIdPInitiated, "Response"); rj != nil {
+			if rj := checkInResponseTo(r.InResponseTo, ids, sp.conn.AllowIdPInitiated, "Response"); rj != nil {
 				return rj
 			}
 			return nil

@@ -26,7 +26,7 @@ func certPEM(c *x509.Certificate) string {
 }
 
 // signedMetadata returns IdP metadata with an ID, signed by key/cert.
-func signedMetadata(t *testing.T, f *fixture, mutate func(*etree.Element)) string {
+func signedMetadata(t testing.TB, f *fixture, mutate func(*etree.Element)) string {
 	t.Helper()
 	doc := etree.NewDocument()
 	if err := doc.ReadFromString(idpMetadata(idpEntityID, f.k.idpCert, f.k.idp2Cert)); err != nil {

@@ -110,16 +110,18 @@ func inflate(b []byte, limit int) ([]byte, *RejectError) {
 // other than the XML declaration, encodings other than UTF-8, duplicate
 // attributes on one element, a second root or text outside the root, and
 // bounds depth, tokens, attributes and namespace declarations. It then runs
-// the Mattermost round-trip check (CVE-2020-29509/29510/29511).
+// the Mattermost round-trip check (CVE-2020-29509/29510/29511) when asked.
 //
 // Security-sensitive: it is the first thing that touches attacker bytes.
-func screenXML(b []byte) *RejectError {
+func screenXML(b []byte, roundTrip bool) *RejectError {
 	d := xml.NewDecoder(bytes.NewReader(b))
 	d.Strict = true
-	depth, tokens := 0, 0
-	roots := 0
+	var stack []xml.Name
+	tokens, roots := 0, 0
 	for {
-		tok, err := d.Token()
+		// RawToken: no namespace translation (the costly part of Token);
+		// the stack below does the start/end matching Token would do.
+		tok, err := d.RawToken()
 		if errors.Is(err, io.EOF) {
 			break
 		}
@@ -138,20 +140,20 @@ func screenXML(b []byte) *RejectError {
 				return reject(RejectMalformed, "processing instruction <?%s?> refused", t.Target)
 			}
 		case xml.StartElement:
-			if depth == 0 {
+			if len(stack) == 0 {
 				roots++
 				if roots > 1 {
 					return reject(RejectStructure, "more than one root element")
 				}
 			}
-			depth++
-			if depth > maxDepth {
+			stack = append(stack, t.Name)
+			if len(stack) > maxDepth {
 				return reject(RejectTooLarge, "elements nested deeper than %d", maxDepth)
 			}
 			if len(t.Attr) > maxAttrs {
 				return reject(RejectTooLarge, "element <%s> has more than %d attributes", t.Name.Local, maxAttrs)
 			}
-			if strings.Contains(t.Name.Local, ":") {
+			if t.Name.Local == "" || strings.Contains(t.Name.Local, ":") || (t.Name.Space == "" && strings.HasPrefix(t.Name.Local, ":")) {
 				return reject(RejectMalformed, "element name %q is not a valid qualified name", t.Name.Local)
 			}
 			nsDecls := 0
@@ -162,8 +164,8 @@ func screenXML(b []byte) *RejectError {
 						return reject(RejectTooLarge, "element <%s> declares more than %d namespaces", t.Name.Local, maxNamespaceDecls)
 					}
 				}
-				if strings.Contains(a.Name.Local, ":") {
-					return reject(RejectMalformed, "attribute name %q is not a valid qualified name", a.Name.Local)
+				if a.Name.Local == "" || strings.Contains(a.Name.Local, ":") {
+					return reject(RejectMalformed, "attribute name %q is not a valid qualified name", a.Name.Space+":"+a.Name.Local)
 				}
 				for _, o := range t.Attr[:i] {
 					if o.Name == a.Name {
@@ -172,9 +174,12 @@ func screenXML(b []byte) *RejectError {
 				}
 			}
 		case xml.EndElement:
-			depth--
+			if len(stack) == 0 || stack[len(stack)-1] != t.Name {
+				return reject(RejectMalformed, "not well-formed XML: unexpected </%s>", t.Name.Local)
+			}
+			stack = stack[:len(stack)-1]
 		case xml.CharData:
-			if depth == 0 && len(bytes.TrimSpace(t)) > 0 {
+			if len(stack) == 0 && len(bytes.TrimSpace(t)) > 0 {
 				if roots == 0 {
 					return reject(RejectMalformed, "text before the root element: not an XML document")
 				}
@@ -185,15 +190,25 @@ func screenXML(b []byte) *RejectError {
 	if roots == 0 {
 		return reject(RejectMalformed, "no root element")
 	}
-	if err := xrv.Validate(bytes.NewReader(b)); err != nil {
-		return rejectErr(RejectMalformed, err, "XML changes in an encoding/xml round trip")
+	if len(stack) > 0 {
+		return reject(RejectMalformed, "not well-formed XML: unclosed <%s>", stack[len(stack)-1].Local)
+	}
+	if roundTrip {
+		if err := xrv.Validate(bytes.NewReader(b)); err != nil {
+			return rejectErr(RejectMalformed, err, "XML changes in an encoding/xml round trip")
+		}
 	}
 	return nil
 }
 
 // parseXML screens b and parses it into an etree document.
-func parseXML(b []byte) (*etree.Document, *RejectError) {
-	if rj := screenXML(b); rj != nil {
+func parseXML(b []byte) (*etree.Document, *RejectError) { return parseScreened(b, true) }
+
+// parseScreened is parseXML, with the round-trip check optional for the
+// one caller whose bytes crewjam checks again in the same way before it
+// reads them (ParseXMLResponse runs the same Mattermost validator).
+func parseScreened(b []byte, roundTrip bool) (*etree.Document, *RejectError) {
+	if rj := screenXML(b, roundTrip); rj != nil {
 		return nil, rj
 	}
 	doc := etree.NewDocument()
