@@ -75,4 +75,9 @@ if [ "$mode" = bench ]; then
 else
 	go vet ./...
 	go test -count=1 -timeout 30m ./...
+	# The SAML fuzz targets, seeded with the attack corpus, for a short while
+	# each (longer runs: go test ./saml -fuzz FuzzValidateResponse).
+	for target in FuzzValidateResponse FuzzParseIdPMetadata; do
+		go test ./saml -run '^$' -fuzz "^$target\$" -fuzztime "${FUZZ_TIME:-15s}"
+	done
 fi
