@@ -134,6 +134,8 @@ const (
 // opaque RelayState handle that names it, the hash of the browser-binding
 // cookie of the browser that started it, and the local path to return to.
 type SAMLRequest struct {
+	// Purpose is SAMLSignIn, SAMLTest or SAMLLogout.
+	Purpose     string
 	ID          string
 	OrgID       int64
 	RelayState  string
@@ -142,6 +144,13 @@ type SAMLRequest struct {
 	CreatedAt   time.Time
 	ExpiresAt   time.Time
 }
+
+// Purposes of a pending SAML request.
+const (
+	SAMLSignIn = "signin"
+	SAMLTest   = "test"
+	SAMLLogout = "logout"
+)
 
 // SAMLSession ties a Glossa session to the IdP session it came from.
 type SAMLSession struct {

@@ -65,8 +65,12 @@ func (db *DB) CreateSAMLRequest(ctx context.Context, r *glossa.SAMLRequest) erro
 		if _, err := tx.exec(ctx, "DELETE FROM saml_requests WHERE expires_at < ?", db.timeValue(now)); err != nil {
 			return err
 		}
-		_, err := tx.exec(ctx, `INSERT INTO saml_requests (id, org_id, relay_state, browser_hash, return_to, created_at, expires_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?)`, r.ID, r.OrgID, r.RelayState, r.BrowserHash, r.ReturnTo, db.timeValue(now), db.timeValue(r.ExpiresAt))
+		purpose := r.Purpose
+		if purpose == "" {
+			purpose = glossa.SAMLSignIn
+		}
+		_, err := tx.exec(ctx, `INSERT INTO saml_requests (id, org_id, purpose, relay_state, browser_hash, return_to, created_at, expires_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, r.ID, r.OrgID, purpose, r.RelayState, r.BrowserHash, r.ReturnTo, db.timeValue(now), db.timeValue(r.ExpiresAt))
 		if isUnique(err) {
 			return glossa.Errorf(glossa.ECONFLICT, "That sign-in request already exists.")
 		}
@@ -91,9 +95,9 @@ func (db *DB) TakeSAMLRequest(ctx context.Context, orgID int64, relayState, brow
 	const op = "store.TakeSAMLRequest"
 	var r glossa.SAMLRequest
 	err := db.writer().queryRow(ctx, `DELETE FROM saml_requests WHERE org_id = ? AND relay_state = ? AND browser_hash = ? AND expires_at > ?
-		RETURNING id, org_id, relay_state, browser_hash, return_to, created_at, expires_at`,
+		RETURNING id, org_id, purpose, relay_state, browser_hash, return_to, created_at, expires_at`,
 		orgID, relayState, browserHash, db.timeValue(now)).
-		Scan(&r.ID, &r.OrgID, &r.RelayState, &r.BrowserHash, &r.ReturnTo, timeScan{&r.CreatedAt}, timeScan{&r.ExpiresAt})
+		Scan(&r.ID, &r.OrgID, &r.Purpose, &r.RelayState, &r.BrowserHash, &r.ReturnTo, timeScan{&r.CreatedAt}, timeScan{&r.ExpiresAt})
 	if err != nil {
 		return nil, dbError(op, notFoundIfNoRows(err, "Sign-in request"))
 	}

@@ -136,7 +136,7 @@ func testSAMLState(t *testing.T, f *fixture) {
 	_, err = db.TakeSAMLRequest(ctx, a.org.ID, "relay1", "browser1", now.Add(11*time.Minute))
 	wantCode(t, err, glossa.ENOTFOUND) // too late
 	got, err := db.TakeSAMLRequest(ctx, a.org.ID, "relay1", "browser1", now)
-	if err != nil || got.ID != "_req1" || got.ReturnTo != "/projects/3" {
+	if err != nil || got.ID != "_req1" || got.ReturnTo != "/projects/3" || got.Purpose != glossa.SAMLSignIn {
 		t.Fatalf("take = %+v, %v", got, err)
 	}
 	_, err = db.TakeSAMLRequest(ctx, a.org.ID, "relay1", "browser1", now)

@@ -67,6 +67,7 @@ func (s *Server) routes() http.Handler {
 	// The SAML service provider, per organization.
 	mux.Handle("GET /saml/{org}/metadata", s.publicPage(s.handleSAMLMetadata))
 	mux.Handle("GET /saml/{org}/login", s.publicPage(s.handleSAMLLogin))
+	mux.Handle("GET /saml/{org}/test", s.page(s.handleSAMLTest))
 	mux.Handle("POST /saml/{org}/acs", s.publicPage(s.handleSAMLACS))
 	mux.Handle("GET /saml/{org}/slo", s.publicPage(s.handleSAMLSLO))
 	mux.Handle("POST /saml/{org}/slo", s.publicPage(s.handleSAMLSLO))

@@ -15,6 +15,7 @@ import (
 
 	"github.com/glossa-dev/glossa"
 	"github.com/glossa-dev/glossa/auth"
+	"github.com/glossa-dev/glossa/authz"
 )
 
 // SAMLProvider is one organization's SAML service provider, as the web
@@ -187,6 +188,23 @@ func randomHandle() string {
 // under an opaque RelayState handle bound to this browser, with the local
 // path to return to, and sends the browser to the IdP.
 func (s *Server) handleSAMLLogin(w http.ResponseWriter, r *http.Request) error {
+	return s.startSAMLRequest(w, r, glossa.SAMLSignIn, afterSignIn(r.URL.Query().Get("next")))
+}
+
+// handleSAMLTest starts an Owner's or Administrator's test sign-in: the
+// whole flow through the IdP, ending on a page that shows what the IdP sent
+// and what the mappings would give, without a session or any change.
+func (s *Server) handleSAMLTest(w http.ResponseWriter, r *http.Request, p *glossa.Principal) error {
+	if r.PathValue("org") != p.OrgSlug {
+		return glossa.NotFound("SSO connection")
+	}
+	if err := authz.Check(p, authz.SSOManage, authz.Resource{OrgID: p.OrgID}); err != nil {
+		return err
+	}
+	return s.startSAMLRequest(w, r, glossa.SAMLTest, "/organization/sso")
+}
+
+func (s *Server) startSAMLRequest(w http.ResponseWriter, r *http.Request, purpose, returnTo string) error {
 	org, _, sp, err := s.ssoProvider(r)
 	if err != nil {
 		return err
@@ -198,8 +216,8 @@ func (s *Server) handleSAMLLogin(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	req := &glossa.SAMLRequest{
-		ID: requestID, OrgID: org.ID, RelayState: relay, BrowserHash: auth.HashSecret(s.browserBinding(w, r)),
-		ReturnTo: afterSignIn(r.URL.Query().Get("next")), ExpiresAt: now.Add(samlRequestLifetime),
+		Purpose: purpose, ID: requestID, OrgID: org.ID, RelayState: relay, BrowserHash: auth.HashSecret(s.browserBinding(w, r)),
+		ReturnTo: returnTo, ExpiresAt: now.Add(samlRequestLifetime),
 	}
 	if err := s.SSO.CreateSAMLRequest(r.Context(), req); err != nil {
 		return err
@@ -234,7 +252,7 @@ func (s *Server) handleSAMLACS(w http.ResponseWriter, r *http.Request) error {
 	}
 	now := s.Now()
 	var possibleIDs []string
-	returnTo := "/projects"
+	returnTo, purpose := "/projects", glossa.SAMLSignIn
 	if relay != "" {
 		binding := ""
 		if c, err := r.Cookie(bindingCookie(s.secure(r))); err == nil {
@@ -242,8 +260,10 @@ func (s *Server) handleSAMLACS(w http.ResponseWriter, r *http.Request) error {
 		}
 		req, err := s.SSO.TakeSAMLRequest(ctx, org.ID, relay, auth.HashSecret(binding), now)
 		switch {
+		case err == nil && req.Purpose == glossa.SAMLLogout:
+			return reject("RelayState names a logout, not a sign-in")
 		case err == nil:
-			possibleIDs, returnTo = []string{req.ID}, req.ReturnTo
+			possibleIDs, returnTo, purpose = []string{req.ID}, req.ReturnTo, req.Purpose
 		case glossa.ErrorCode(err) != glossa.ENOTFOUND:
 			return err
 		case !conn.AllowIdPInitiated:
@@ -255,6 +275,9 @@ func (s *Server) handleSAMLACS(w http.ResponseWriter, r *http.Request) error {
 		return reject("unsolicited response and IdP-initiated sign-in is not allowed")
 	}
 	id, err := sp.ParseResponse(ctx, response, possibleIDs, now)
+	if purpose == glossa.SAMLTest {
+		return s.showSSOTest(w, r, org, conn, sp, id, err)
+	}
 	if err != nil {
 		return reject(err.Error())
 	}
@@ -494,7 +517,7 @@ func (s *Server) startSingleLogout(w http.ResponseWriter, r *http.Request) (stri
 		s.Logger.InfoContext(ctx, "single logout not started; signing out here only", "org", org.Slug, "err", err)
 		return "", nil
 	}
-	req := &glossa.SAMLRequest{ID: requestID, OrgID: org.ID, RelayState: relay, BrowserHash: auth.HashSecret(s.browserBinding(w, r)),
+	req := &glossa.SAMLRequest{Purpose: glossa.SAMLLogout, ID: requestID, OrgID: org.ID, RelayState: relay, BrowserHash: auth.HashSecret(s.browserBinding(w, r)),
 		ReturnTo: "/user/login?notice=signed-out", ExpiresAt: now.Add(samlRequestLifetime)}
 	if err := s.SSO.CreateSAMLRequest(ctx, req); err != nil {
 		return "", err
@@ -566,7 +589,7 @@ func (s *Server) handleSAMLSLO(w http.ResponseWriter, r *http.Request) error {
 		binding = c.Value
 	}
 	req, err := s.SSO.TakeSAMLRequest(ctx, org.ID, relay, auth.HashSecret(binding), now)
-	if glossa.ErrorCode(err) == glossa.ENOTFOUND {
+	if glossa.ErrorCode(err) == glossa.ENOTFOUND || (err == nil && req.Purpose != glossa.SAMLLogout) {
 		return refuse("the LogoutResponse answers no logout that this browser started")
 	} else if err != nil {
 		return err
@@ -587,4 +610,61 @@ func (s *Server) continueTo(w http.ResponseWriter, r *http.Request, target, titl
 	pd := s.newPage(r, glossa.PrincipalFromContext(r.Context()), title)
 	pd.Data = target
 	s.render(w, r, http.StatusOK, "continue", pd)
+}
+
+// ssoTestData is the test sign-in page's Data.
+type ssoTestData struct {
+	Rejected string // the reason, when the IdP's response was refused
+	Identity *glossa.SAMLIdentity
+	Grant    SSOGrant
+	// Account says what a real sign-in would do with the account.
+	Account string
+	SignIn  string // the SP-initiated sign-in URL, to try for real
+}
+
+// showSSOTest shows an Owner what a test sign-in received. It is the one
+// place a rejection's reason reaches the browser: the request was started
+// by a signed-in Owner or Administrator in this very browser, and seeing
+// the reason is the point of the test. Nothing is provisioned, no session
+// is made; the test is audited.
+func (s *Server) showSSOTest(w http.ResponseWriter, r *http.Request, org *glossa.Organization, conn *glossa.SAMLConnection, sp SAMLProvider, id *glossa.SAMLIdentity, parseErr error) error {
+	ctx := r.Context()
+	data := ssoTestData{SignIn: "/saml/" + org.Slug + "/login"}
+	outcome, reason := glossa.OutcomeSuccess, ""
+	if parseErr != nil {
+		outcome, reason = glossa.OutcomeFailure, samlReason(parseErr.Error())
+		data.Rejected = reason
+	} else {
+		data.Identity, data.Grant = id, sp.Grant(id)
+		data.Account = s.describeSSOAccount(ctx, org, conn, id)
+	}
+	s.audit(ctx, r, &glossa.AuditEvent{OrgID: org.ID, Action: "sso.test", Outcome: outcome, Reason: reason, Detail: map[string]any{"method": "saml"}})
+	pd := s.newPage(r, glossa.PrincipalFromContext(ctx), "Test sign-in")
+	pd.Data = data
+	s.render(w, r, http.StatusOK, "sso_test", pd)
+	return nil
+}
+
+// describeSSOAccount says, without changing anything, what a sign-in with
+// this identity would do with accounts (see provisionSSO).
+func (s *Server) describeSSOAccount(ctx context.Context, org *glossa.Organization, conn *glossa.SAMLConnection, id *glossa.SAMLIdentity) string {
+	if uid, err := s.SSO.FindSAMLIdentity(ctx, org.ID, id.IdPEntityID, id.NameID); err == nil {
+		if m, err := s.Members.FindMemberByID(ctx, org.ID, uid); err == nil {
+			return "Signs in as the linked account " + m.Email + " (" + string(m.Role) + ")."
+		}
+	}
+	email := strings.ToLower(strings.TrimSpace(id.Email))
+	if glossa.ValidateEmail(email) != nil {
+		return "Would be refused: the assertion carries no usable email attribute. Check the email attribute name."
+	}
+	if m, err := s.Members.FindMemberByEmail(ctx, org.ID, email); err == nil {
+		domain := email[strings.LastIndexByte(email, '@')+1:]
+		for _, d := range conn.Domains {
+			if d == domain {
+				return "Would link to the existing account " + m.Email + " (" + string(m.Role) + ") at the first sign-in."
+			}
+		}
+		return "Would be refused: an account " + m.Email + " exists and its domain is not one of this organization's SSO domains."
+	}
+	return "Would create the account " + email + " at the first sign-in."
 }

@@ -193,3 +193,57 @@ func TestSSOProvisioning(t *testing.T) {
 		ssoSignIn(t, ts, "bo-2", http.StatusUnauthorized)
 	})
 }
+
+// TestSSOTestSignIn: an Owner's test sign-in runs the flow and shows what
+// the IdP sent and what the mappings would give, creating no account, no
+// link and no session; a refused response shows its reason to the Owner.
+func TestSSOTestSignIn(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, ts *TestServer) {
+		f := mustFixture(t, ts, "acme")
+		idp := &fakeIdP{identities: map[string]*glossa.SAMLIdentity{}}
+		ts.Web.SAML = idp
+		ts.As(t, f.owner).Must(t, 200, "POST", "/api/saml/settings", map[string]any{
+			"metadata_xml": idpMetadata, "roles_groups": [][]string{{"Reviewer", "reviewers"}}, "workspaces_groups": [][]string{{"Main", "reviewers"}},
+		}, nil)
+		ctx := context.Background()
+		test := func(key string) *Response {
+			t.Helper()
+			owner := ts.SignInPage(t, f.owner.Email, testPassword)
+			start := owner.Page(t, "/saml/acme/test")
+			loc, _ := url.Parse(start.Header.Get("Location"))
+			if start.Status != http.StatusFound || loc.Host != "idp.example" {
+				t.Fatalf("test start = %d to %v", start.Status, loc)
+			}
+			return owner.SubmitForm(t, "/saml/acme/acs", url.Values{"SAMLResponse": {key}, "RelayState": {loc.Query().Get("RelayState")}})
+		}
+		idp.identities["new"] = identity("new-nameid", "newcomer@acme.example", "reviewers")
+		resp := test("new")
+		wantPage(t, resp, http.StatusOK, "newcomer@acme.example", "Reviewer", "Main", "Would create the account newcomer@acme.example")
+		if _, err := ts.DB.FindMemberByEmail(ctx, f.org.ID, "newcomer@acme.example"); glossa.ErrorCode(err) != glossa.ENOTFOUND {
+			t.Fatalf("the test created an account: %v", err)
+		}
+		if _, err := ts.DB.FindSAMLIdentity(ctx, f.org.ID, "https://idp.example", "new-nameid"); glossa.ErrorCode(err) != glossa.ENOTFOUND {
+			t.Fatalf("the test linked an identity: %v", err)
+		}
+		for _, c := range (&http.Response{Header: resp.Header}).Cookies() {
+			if strings.HasSuffix(c.Name, "glossa_session") && c.Value != "" {
+				t.Fatal("the test set a session cookie")
+			}
+		}
+		wantPage(t, test("unknown"), http.StatusOK, "The response was refused", "unknown test response")
+		ev := mustAudit(t, ts, f.org.ID, "sso.test")
+		if len(ev) != 2 || ev[0].Outcome != glossa.OutcomeFailure || ev[1].Outcome != glossa.OutcomeSuccess {
+			t.Fatalf("sso.test audit = %+v", ev)
+		}
+		// Only Owners and Administrators may test; another organization's
+		// test path is 404.
+		annotator := ts.SignInPage(t, f.annotat.Email, testPassword)
+		if r := annotator.Page(t, "/saml/acme/test"); r.Status != http.StatusForbidden {
+			t.Fatalf("annotator test = %d", r.Status)
+		}
+		mustFixture(t, ts, "beta")
+		if r := ts.SignInPage(t, f.owner.Email, testPassword).Page(t, "/saml/beta/test"); r.Status != http.StatusNotFound {
+			t.Fatalf("test of another organization = %d", r.Status)
+		}
+	})
+}
