@@ -77,6 +77,9 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("GET /api/saml/settings", s.api(s.handleSSOSettingsGet))
 	mux.Handle("POST /api/saml/settings", s.api(s.handleSSOSettingsSave))
 	mux.Handle("DELETE /api/saml/settings", s.api(s.handleSSOSettingsDelete))
+	mux.Handle("GET /api/saml/keys", s.api(s.handleSPKeyList))
+	mux.Handle("POST /api/saml/keys/rotate", s.api(s.handleSPKeyRotate))
+	mux.Handle("DELETE /api/saml/keys/{id}", s.api(s.handleSPKeyRetire))
 
 	// API tokens and the audit log.
 	mux.Handle("GET /api/tokens", s.api(s.handleTokenList))

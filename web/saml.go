@@ -69,9 +69,14 @@ type SSOGrant struct {
 }
 
 // SAMLProviders builds an organization's service provider from its
-// connection (with its SP keys, made on first use).
+// connection (with its SP keys, made on first use), and rotates the keys.
 type SAMLProviders interface {
 	Provider(ctx context.Context, org *glossa.Organization, conn *glossa.SAMLConnection) (SAMLProvider, error)
+	// RotateKeys adds a new signing and a new encryption key pair; the
+	// new ones sign, the old ones stay published and keep decrypting until
+	// they are retired, so an IdP that has not yet read the new metadata
+	// keeps working.
+	RotateKeys(ctx context.Context, org *glossa.Organization) error
 }
 
 // SSOHook runs after a SAML sign-in is accepted, with the person, their

@@ -29,6 +29,8 @@ func (f *fakeIdP) Provider(_ context.Context, _ *glossa.Organization, conn *glos
 	return f, nil
 }
 
+func (f *fakeIdP) RotateKeys(context.Context, *glossa.Organization) error { return nil }
+
 func (f *fakeIdP) Metadata() ([]byte, error) { return []byte("<EntityDescriptor/>"), nil }
 
 func (f *fakeIdP) AuthnRequestURL(relay string, _ time.Time) (string, string, error) {

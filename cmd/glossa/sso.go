@@ -167,3 +167,15 @@ func (p *samlProvider) ParseLogoutResponse(ctx context.Context, msg web.SAMLLogo
 func (p *samlProvider) LogoutResponseURL(inResponseTo, relayState string, now time.Time) (string, error) {
 	return p.sp.LogoutResponseURL(inResponseTo, relayState, now)
 }
+
+// RotateKeys implements web.SAMLProviders.
+func (p *samlProviders) RotateKeys(ctx context.Context, org *glossa.Organization) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, purpose := range []string{glossa.KeySigning, glossa.KeyEncryption} {
+		if _, err := p.createKey(ctx, org, purpose); err != nil {
+			return err
+		}
+	}
+	return nil
+}
