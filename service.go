@@ -143,6 +143,9 @@ type SAMLService interface {
 	// routes to another organization is ECONFLICT.
 	SaveSAMLConnection(ctx context.Context, c *SAMLConnection) error
 	DeleteSAMLConnection(ctx context.Context, orgID int64) error
+	// FindSAMLConnections lists every organization's connection, for the
+	// background refresh of metadata URLs.
+	FindSAMLConnections(ctx context.Context) ([]SAMLConnection, error)
 
 	// FindSPKeys lists the organization's live (not retired) SP keys, newest first.
 	FindSPKeys(ctx context.Context, orgID int64) ([]SPKey, error)

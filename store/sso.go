@@ -84,18 +84,44 @@ func (db *DB) FindSAMLConnectionByDomain(ctx context.Context, domain string) (*g
 }
 
 func (db *DB) findSAMLConnection(ctx context.Context, op, query string, arg any) (*glossa.SAMLConnection, error) {
+	c, err := scanSAMLConnection(db.reader().queryRow(ctx, query, arg))
+	return c, dbError(op, notFoundIfNoRows(err, "SSO connection"))
+}
+
+// scanSAMLConnection reads (org_id, settings).
+func scanSAMLConnection(row interface{ Scan(...any) error }) (*glossa.SAMLConnection, error) {
 	var orgID int64
 	var doc string
-	if err := db.reader().queryRow(ctx, query, arg).Scan(&orgID, &doc); err != nil {
-		return nil, dbError(op, notFoundIfNoRows(err, "SSO connection"))
+	if err := row.Scan(&orgID, &doc); err != nil {
+		return nil, err
 	}
 	var sc storedConnection
 	if err := json.Unmarshal([]byte(doc), &sc); err != nil {
-		return nil, dbError(op, err)
+		return nil, err
 	}
 	sc.ClockSkew = time.Duration(sc.ClockSkewSeconds) * time.Second
 	sc.OrgID = orgID
 	return &sc.SAMLConnection, nil
+}
+
+// FindSAMLConnections lists every organization's connection. It is the
+// one cross-tenant read, for the background metadata refresh.
+func (db *DB) FindSAMLConnections(ctx context.Context) ([]glossa.SAMLConnection, error) {
+	const op = "store.FindSAMLConnections"
+	rows, err := db.reader().query(ctx, "SELECT org_id, settings FROM saml_connections ORDER BY org_id")
+	if err != nil {
+		return nil, dbError(op, err)
+	}
+	defer rows.Close()
+	out := []glossa.SAMLConnection{}
+	for rows.Next() {
+		c, err := scanSAMLConnection(rows)
+		if err != nil {
+			return nil, dbError(op, err)
+		}
+		out = append(out, *c)
+	}
+	return out, dbError(op, rows.Err())
 }
 
 // DeleteSAMLConnection removes the organization's SAML connection and its

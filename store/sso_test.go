@@ -76,6 +76,10 @@ func testSAMLConnections(t *testing.T, f *fixture) {
 		t.Fatal(err)
 	}
 
+	if all, err := db.FindSAMLConnections(ctx); err != nil || len(all) != 2 || all[0].OrgID != a.org.ID || all[1].OrgID != b.org.ID {
+		t.Fatalf("FindSAMLConnections = %+v, %v", all, err)
+	}
+
 	// Deleting a's connection leaves b's alone.
 	if err := db.DeleteSAMLConnection(ctx, a.org.ID); err != nil {
 		t.Fatal(err)

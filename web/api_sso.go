@@ -131,8 +131,20 @@ func (s *Server) handleSSOSettingsSave(w http.ResponseWriter, r *http.Request, p
 	str(&c.MappingFirstName, req.MappingFirstName)
 	str(&c.MappingLastName, req.MappingLastName)
 	str(&c.MappingGroups, req.MappingGroups)
-	if req.MetadataURL != nil && strings.TrimSpace(*req.MetadataURL) != "" {
-		bad("Fetching IdP metadata from a URL is not available yet: download the metadata and send it as metadata_xml.")
+	if req.MetadataURL != nil {
+		// A URL is fetched now, so a wrong one is reported at once; the
+		// server refreshes it in the background afterwards.
+		c.MetadataURL = strings.TrimSpace(*req.MetadataURL)
+		if c.MetadataURL != "" && req.MetadataXML == nil {
+			if s.Metadata == nil {
+				bad("This server does not fetch metadata URLs: send the metadata as metadata_xml.")
+			} else if doc, err := s.Metadata.FetchMetadata(ctx, c.MetadataURL, c.MetadataSigningCert); err != nil {
+				bad("metadata_url: %s", glossa.ErrorMessage(err))
+			} else {
+				now := s.Now()
+				c.MetadataXML, c.FetchedAt, c.FetchError = string(doc), &now, ""
+			}
+		}
 	}
 	if req.IdPProvider != nil {
 		c.IdPProvider = strings.ToLower(strings.TrimSpace(*req.IdPProvider))

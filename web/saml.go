@@ -59,6 +59,12 @@ type SAMLLogoutRequest struct {
 	RelayState     string
 }
 
+// MetadataFetcher downloads an IdP's metadata from a URL and checks that it
+// reads as one IdP's metadata (signed by pinnedCertPEM when set).
+type MetadataFetcher interface {
+	FetchMetadata(ctx context.Context, url, pinnedCertPEM string) ([]byte, error)
+}
+
 // SSOGrant is what a person's IdP groups give them.
 type SSOGrant struct {
 	// Role is the highest role any group maps to, or the connection's

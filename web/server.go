@@ -50,6 +50,8 @@ type Server struct {
 	// sign-in. AfterSSO, if set, runs after each accepted SAML sign-in.
 	SAML     SAMLProviders
 	AfterSSO SSOHook
+	// Metadata fetches IdP metadata URLs; nil refuses metadata_url.
+	Metadata MetadataFetcher
 	DB       Pinger
 
 	Logger  *slog.Logger

@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strings"
@@ -146,4 +147,38 @@ func TestEnforceSSO(t *testing.T) {
 		adminToken.Must(t, 200, "POST", "/api/saml/settings", map[string]any{"enforce_sso": false}, nil)
 		ts.SignIn(t, f.manager.Email, testPassword)
 	})
+}
+
+// fakeFetcher serves metadata URLs from a map.
+type fakeFetcher map[string]string
+
+func (f fakeFetcher) FetchMetadata(_ context.Context, url, _ string) ([]byte, error) {
+	if doc, ok := f[url]; ok {
+		return []byte(doc), nil
+	}
+	return nil, glossa.Errorf(glossa.EINVALID, "The metadata URL answered HTTP 404 instead of the metadata.")
+}
+
+// TestSSOMetadataURL: a metadata URL is fetched when saved, so a wrong one
+// is reported at once and nothing is saved.
+func TestSSOMetadataURL(t *testing.T) {
+	ts := MustServer(t, "sqlite")
+	_, owner := ts.MustOrg(t, "acme")
+	c := ts.As(t, owner)
+	if r := c.Do(t, "POST", "/api/saml/settings", map[string]any{"metadata_url": "https://idp.acme.example/md"}); r.Status != 400 || !strings.Contains(string(r.Body), "does not fetch") {
+		t.Fatalf("without a fetcher: %d %s", r.Status, r.Body)
+	}
+	ts.Web.Metadata = fakeFetcher{"https://idp.acme.example/md": idpMetadata}
+	if r := c.Do(t, "POST", "/api/saml/settings", map[string]any{"metadata_url": "https://idp.acme.example/missing"}); r.Status != 400 || !strings.Contains(string(r.Body), "metadata_url: The metadata URL answered HTTP 404") {
+		t.Fatalf("bad URL: %d %s", r.Status, r.Body)
+	}
+	var v map[string]any
+	c.Must(t, 200, "GET", "/api/saml/settings", nil, &v)
+	if v["configured"] != false {
+		t.Fatal("a failed fetch saved the settings")
+	}
+	c.Must(t, 200, "POST", "/api/saml/settings", map[string]any{"metadata_url": "https://idp.acme.example/md"}, &v)
+	if v["metadata_xml"] != idpMetadata || v["metadata_fetched_at"] == nil || v["metadata_fetch_error"] != "" {
+		t.Fatalf("saved = %v", v)
+	}
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/glossa-dev/glossa"
 	"github.com/glossa-dev/glossa/auth"
+	"github.com/glossa-dev/glossa/saml"
 	"github.com/glossa-dev/glossa/secret"
 	"github.com/glossa-dev/glossa/store"
 	"github.com/glossa-dev/glossa/web"
@@ -70,6 +71,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	defer db.Close()
 
+	fetcher := &saml.MetadataFetcher{AllowPrivate: cfg.MetadataAllowPrivate}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	srv := &web.Server{
@@ -77,6 +79,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		Sessions: db, Tokens: db, Audit: db, SSO: db, DB: db,
 		Throttle:   &auth.Throttle{Store: db},
 		SAML:       &samlProviders{store: db, sealer: sealer, baseURL: cfg.baseURL(), now: time.Now},
+		Metadata:   metadataFetcher{fetcher},
 		Logger:     logger,
 		Metrics:    reg,
 		BaseURL:    cfg.baseURL(),
@@ -92,6 +95,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		fmt.Fprintf(stdout, "\nGlossa has no organization yet. Open this one-time link to create the first one and its Owner:\n\n    %s/setup?token=%s\n\n", cfg.baseURL(), token)
 	}
 	go purgeSessions(ctx, db, logger)
+	go refreshMetadata(ctx, db, fetcher, logger)
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w (is another server running there? choose another with --addr)", cfg.Addr, err)

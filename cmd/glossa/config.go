@@ -24,6 +24,9 @@ type Config struct {
 	LogLevel string
 	// TrustProxy takes client addresses from X-Forwarded-For.
 	TrustProxy bool
+	// MetadataAllowPrivate lets IdP metadata URLs point at private and
+	// loopback addresses and use plain HTTP (an IdP on an internal network).
+	MetadataAllowPrivate bool
 }
 
 // bindDB registers the flags every command that opens the database shares.
@@ -39,6 +42,8 @@ func (c *Config) bindServe(fs *flag.FlagSet, getenv func(string) string) {
 	fs.StringVar(&c.Addr, "addr", envOr(getenv, "GLOSSA_ADDR", "127.0.0.1:8080"), "address to listen on (env GLOSSA_ADDR)")
 	fs.StringVar(&c.BaseURL, "base-url", getenv("GLOSSA_BASE_URL"), "public URL of this server, e.g. https://glossa.example.com (env GLOSSA_BASE_URL; default http://ADDR)")
 	fs.BoolVar(&c.TrustProxy, "trust-proxy", getenv("GLOSSA_TRUST_PROXY") == "true", "take client addresses from X-Forwarded-For (env GLOSSA_TRUST_PROXY=true)")
+	fs.BoolVar(&c.MetadataAllowPrivate, "metadata-allow-private", getenv("GLOSSA_METADATA_ALLOW_PRIVATE") == "true",
+		"let IdP metadata URLs use plain HTTP and private addresses (env GLOSSA_METADATA_ALLOW_PRIVATE=true)")
 }
 
 func envOr(getenv func(string) string, key, def string) string {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"sync"
 	"time"
@@ -178,4 +179,60 @@ func (p *samlProviders) RotateKeys(ctx context.Context, org *glossa.Organization
 		}
 	}
 	return nil
+}
+
+// metadataFetcher adapts saml.MetadataFetcher to web.MetadataFetcher.
+type metadataFetcher struct{ f *saml.MetadataFetcher }
+
+func (m metadataFetcher) FetchMetadata(ctx context.Context, url, pinnedCertPEM string) ([]byte, error) {
+	doc, _, err := m.f.Fetch(ctx, url, pinnedCertPEM)
+	return doc, err
+}
+
+// refreshMetadata keeps every metadata URL's copy fresh until ctx ends:
+// each connection is fetched again when its metadata's cacheDuration (or a
+// day) has passed, and before its validUntil. A failed fetch keeps the last
+// good copy and records the error, which the settings show.
+func refreshMetadata(ctx context.Context, store glossa.SAMLService, f *saml.MetadataFetcher, logger *slog.Logger) {
+	tick := time.NewTicker(time.Minute)
+	defer tick.Stop()
+	for {
+		conns, err := store.FindSAMLConnections(ctx)
+		if err != nil && ctx.Err() == nil {
+			logger.Warn("listing SSO connections for the metadata refresh failed", "err", err)
+		}
+		now := time.Now()
+		for i := range conns {
+			c := &conns[i]
+			if c.MetadataURL == "" {
+				continue
+			}
+			if c.FetchedAt != nil {
+				md, _ := saml.ParseIdPMetadata([]byte(c.MetadataXML), c.MetadataSigningCert)
+				if now.Before(saml.NextMetadataRefresh(md, *c.FetchedAt)) && c.FetchError == "" {
+					continue
+				}
+				if c.FetchError != "" && now.Before(c.FetchedAt.Add(saml.MinMetadataRefresh)) {
+					continue
+				}
+			}
+			doc, _, err := f.Fetch(ctx, c.MetadataURL, c.MetadataSigningCert)
+			if err != nil {
+				c.FetchError = glossa.ErrorMessage(err) + " The last good copy stays in use."
+				logger.Warn("refreshing IdP metadata failed; keeping the last good copy", "org_id", c.OrgID, "err", err)
+			} else {
+				c.MetadataXML, c.FetchError = string(doc), ""
+			}
+			fetched := now
+			c.FetchedAt = &fetched
+			if err := store.SaveSAMLConnection(ctx, c); err != nil && ctx.Err() == nil {
+				logger.Warn("saving refreshed IdP metadata failed", "org_id", c.OrgID, "err", err)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
 }
