@@ -11,7 +11,8 @@ import (
 )
 
 // FuzzValidateResponse feeds arbitrary XML to the ACS, seeded with valid
-// responses of every shape and with the attack corpus. Nothing may panic
+// responses of every shape (also with pysaml2's prefixes, which take the
+// prefix-view path) and with the attack corpus. Nothing may panic
 // (a recovered panic is a failure too), every error must be a
 // *saml.RejectError, and nothing unsigned may be accepted.
 //
@@ -20,6 +21,9 @@ func FuzzValidateResponse(f *testing.F) {
 	fx := newFixture(f, nil)
 	for _, sh := range shapes {
 		f.Add(fx.buildXML(sh.base))
+		o := sh.base
+		o.pysaml2 = true
+		f.Add(fx.buildXML(o))
 	}
 	for _, c := range corpus() {
 		if c.mod != nil || c.before != nil {

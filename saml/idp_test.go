@@ -248,6 +248,11 @@ type opts struct {
 	noKeyInfo  bool
 	sigMethod  string // default RSA-SHA256
 	hash       crypto.Hash
+	sigPrefix  string // the signature's namespace prefix; default ds
+
+	// pysaml2 writes the Response with the namespace prefixes pysaml2 7
+	// uses (pysaml2Prefixes).
+	pysaml2 bool
 
 	mutateAssertion func(a *etree.Element) // before the assertion is signed
 	afterAssertion  func(a *etree.Element) // after it is signed, before encryption
@@ -365,6 +370,9 @@ func (f *fixture) sign(el *etree.Element, o *opts) *etree.Element {
 		f.tb.Fatal(err)
 	}
 	ctx.Canonicalizer = dsig.MakeC14N10ExclusiveCanonicalizerWithPrefixList("")
+	if o.sigPrefix != "" {
+		ctx.Prefix = o.sigPrefix
+	}
 	if o.hash != 0 {
 		ctx.Hash = o.hash
 	}
@@ -482,10 +490,23 @@ func (f *fixture) buildXML(o opts) []byte {
 	st := r.CreateElement("samlp:Status").CreateElement("samlp:StatusCode")
 	st.CreateAttr("Value", firstNonEmpty(o.status, "urn:oasis:names:tc:SAML:2.0:status:Success"))
 	r.AddChild(payload)
+	if o.pysaml2 {
+		pysaml2Prefixes(r)
+		o.sigPrefix = "ns2"
+	}
 	if o.mutateResponse != nil {
 		o.mutateResponse(r)
 	}
-	if o.signResponse {
+	switch {
+	case o.signResponse && o.pysaml2:
+		// xmlsec1 signs the document as pysaml2 wrote it: only the
+		// signature comes from the canonical form, and ns2 is declared
+		// on the Response (exclusive c14n does not depend on where).
+		sig := f.sign(r.Copy(), &o).SelectElement("Signature")
+		sig.RemoveAttr("xmlns:ns2")
+		r.CreateAttr("xmlns:ns2", nsDSig)
+		r.InsertChildAt(r.SelectElement("Issuer").Index()+1, sig)
+	case o.signResponse:
 		r = f.sign(r, &o)
 	}
 	doc := etree.NewDocument()
@@ -501,6 +522,57 @@ func (f *fixture) buildXML(o opts) []byte {
 		b = o.postBytes(b)
 	}
 	return b
+}
+
+// pysaml2Prefixes renames the namespace prefixes of a built Response to
+// those pysaml2 7 writes (seen from Debian's python3-pysaml2 7.0.1, see
+// internal/idptest): ElementTree numbers prefixes per serialization, so the
+// Response declares ns0 (protocol) and ns1 (assertion), and the
+// EncryptedData, which pysaml2 serializes on its own as the template that
+// xmlsec1 encrypts into, declares ns0 (XML Encryption) and ns1 (XML-DSig)
+// again, for other namespaces:
+//
+//	<ns0:Response xmlns:ns0="...protocol" xmlns:ns1="...assertion" ...>
+//	  ...<ns1:EncryptedAssertion>
+//	    <ns0:EncryptedData xmlns:ns0="...xmlenc#" xmlns:ns1="...xmldsig#" ...>
+//	      <ns0:EncryptionMethod .../><ns1:KeyInfo><ns0:EncryptedKey>...
+//
+// A plaintext Assertion keeps its own declarations (it may be signed).
+func pysaml2Prefixes(r *etree.Element) {
+	outer := map[string]string{"samlp": "ns0", "saml": "ns1"}
+	inner := map[string]string{"xenc": "ns0", "ds": "ns1"}
+	var rename func(el *etree.Element, m map[string]string)
+	rename = func(el *etree.Element, m map[string]string) {
+		if el.Tag == "Assertion" {
+			return
+		}
+		if el.Tag == "EncryptedData" {
+			m = inner
+		}
+		var decls []etree.Attr
+		switch {
+		case el == r:
+			decls = []etree.Attr{{Space: "xmlns", Key: "ns0", Value: nsProtocol}, {Space: "xmlns", Key: "ns1", Value: nsAssertion}}
+		case el.Tag == "EncryptedData":
+			decls = []etree.Attr{{Space: "xmlns", Key: "ns0", Value: "http://www.w3.org/2001/04/xmlenc#"}, {Space: "xmlns", Key: "ns1", Value: nsDSig}}
+		}
+		for _, a := range el.Attr {
+			if a.Space != "xmlns" {
+				decls = append(decls, a)
+			}
+		}
+		el.Attr = el.Attr[:0]
+		for _, a := range decls {
+			el.CreateAttr(a.FullKey(), a.Value)
+		}
+		if p, ok := m[el.Space]; ok {
+			el.Space = p
+		}
+		for _, c := range el.ChildElements() {
+			rename(c, m)
+		}
+	}
+	rename(r, outer)
 }
 
 func deref[T any](p *T, d T) T {

@@ -1,6 +1,7 @@
 package saml
 
 import (
+	"bytes"
 	"context"
 	"crypto/rsa"
 	"errors"
@@ -11,6 +12,7 @@ import (
 	"github.com/beevik/etree"
 	crewsaml "github.com/crewjam/saml"
 	"github.com/crewjam/saml/xmlenc"
+	xrv "github.com/mattermost/xml-roundtrip-validator"
 
 	glossa "github.com/glossa-dev/glossa"
 )
@@ -112,7 +114,9 @@ func (sp *ServiceProvider) ParseResponse(ctx context.Context, samlResponseB64 st
 // puts them, unique IDs); signature profile and algorithms; encryption
 // algorithms and the choice of decryption key; this policy's checks on the
 // unverified document (to report the precise reason early); crewjam's
-// ParseXMLResponse, whose signature checks go through our recorder; the
+// ParseXMLResponse (on a prefix view of the document when one prefix is
+// bound to two namespaces, see libview.go), whose signature checks go
+// through our recorder, always on the bytes received; the
 // policy's checks again on the verified bytes, from which the identity is
 // read; a comparison with the library's own result; the replay cache.
 //
@@ -140,7 +144,8 @@ func (sp *ServiceProvider) validateResponse(ctx context.Context, b64 string, pos
 		return nil, rj
 	}
 	// No round-trip check here: ParseXMLResponse makes it on these very
-	// bytes before it reads them, and pass 1 below only ever refuses.
+	// bytes before it reads them (when it is given a prefix view instead,
+	// the check is made on these bytes below), and pass 1 only ever refuses.
 	doc, rj := parseScreened(raw, false)
 	if rj != nil {
 		return nil, rj
@@ -194,7 +199,25 @@ func (sp *ServiceProvider) validateResponse(ctx context.Context, b64 string, pos
 	if dec != nil {
 		lib.Key = dec.key
 	}
-	libAssertion, err := lib.ParseXMLResponse(raw, ids, sp.acs)
+	input := raw
+	view, rj := prefixView(doc)
+	if rj != nil {
+		return nil, rj
+	}
+	if view != nil {
+		// A prefix bound to two namespaces, which v0.5.2 cannot read
+		// (libview.go): the library gets the view, and the round-trip
+		// check it makes on its input is made on the original here.
+		if err := xrv.Validate(bytes.NewReader(raw)); err != nil {
+			return nil, rejectErr(RejectMalformed, err, "XML changes in an encoding/xml round trip")
+		}
+		input = view
+		rec.originals = map[string]*etree.Element{attr(resp, "ID"): resp}
+		if sh.assertion != nil {
+			rec.originals[attr(sh.assertion, "ID")] = sh.assertion
+		}
+	}
+	libAssertion, err := lib.ParseXMLResponse(input, ids, sp.acs)
 	for _, v := range rec.results {
 		if v.err != nil {
 			return nil, v.err // whatever the library made of it

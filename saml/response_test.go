@@ -1,7 +1,9 @@
 package saml_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"strings"
@@ -350,4 +352,156 @@ func rejectCode(err error) saml.RejectCode {
 		return ""
 	}
 	return "not-a-RejectError"
+}
+
+// TestAcceptPySAML2Prefixes: pysaml2 re-declares the prefixes ns0 and ns1
+// inside the EncryptedData for other namespaces than on the Response
+// (pysaml2Prefixes). That is plain XML namespace scoping, and
+// crewjam/saml v0.5.2 mis-reads it; such responses are accepted, with the
+// Response signed or not.
+func TestAcceptPySAML2Prefixes(t *testing.T) {
+	tests := []struct {
+		name                          string
+		o                             opts
+		respSigned, assertSigned, enc bool
+	}{
+		{"encrypted GCM, assertion signed", opts{signAssertion: true, encrypt: "gcm"}, false, true, true},
+		{"encrypted GCM, response signed", opts{signResponse: true, encrypt: "gcm"}, true, false, true},
+		{"encrypted GCM, both signed", opts{signResponse: true, signAssertion: true, encrypt: "gcm"}, true, true, true},
+		{"encrypted CBC inside a signed response", opts{signResponse: true, encrypt: "cbc"}, true, false, true},
+		{"not encrypted, both signed", opts{signResponse: true, signAssertion: true}, true, true, false},
+		// An Assertion written on its own, as ns0: for a protocol ns0: Response.
+		{"plaintext Assertion re-declaring ns0, assertion signed", opts{signAssertion: true, mutateAssertion: assertionAsNS0}, false, true, false},
+		{"plaintext Assertion re-declaring ns0, both signed", opts{signResponse: true, signAssertion: true, mutateAssertion: assertionAsNS0}, true, true, false},
+		// crewjam drops this KeyInfo from its copy before asking for
+		// verification; the original keeps it.
+		{"encrypted GCM, response signed, RSAKeyValue instead of a certificate", opts{signResponse: true, encrypt: "gcm", post: func(doc *etree.Document) {
+			ki := doc.Root().FindElement("./Signature/KeyInfo")
+			for _, c := range ki.ChildElements() {
+				ki.RemoveChild(c)
+			}
+			kv := ki.CreateElement("ns2:KeyValue").CreateElement("ns2:RSAKeyValue")
+			kv.CreateElement("ns2:Modulus").SetText("AAAA")
+			kv.CreateElement("ns2:Exponent").SetText("AQAB")
+		}}, true, false, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t, nil)
+			tt.o.pysaml2 = true
+			raw := f.buildXML(tt.o)
+			if tt.enc && !bytes.Contains(raw, []byte(`<ns1:EncryptedAssertion><ns0:EncryptedData xmlns:ns0="http://www.w3.org/2001/04/xmlenc#" xmlns:ns1="http://www.w3.org/2000/09/xmldsig#"`)) {
+				t.Fatalf("the fixture is not shaped like pysaml2's output:\n%s", raw)
+			}
+			res, err := f.parse(base64.StdEncoding.EncodeToString(raw))
+			if err != nil {
+				t.Fatalf("rejected: %v\n%s", err, raw)
+			}
+			if res.Identity.NameID != victim || res.Identity.Email != victim || len(res.Identity.Groups) != 2 {
+				t.Errorf("identity = %+v", res.Identity)
+			}
+			if res.ResponseSigned != tt.respSigned || res.AssertionSigned != tt.assertSigned || res.Encrypted != tt.enc {
+				t.Errorf("signed/encrypted = %v/%v/%v, want %v/%v/%v", res.ResponseSigned, res.AssertionSigned, res.Encrypted, tt.respSigned, tt.assertSigned, tt.enc)
+			}
+		})
+	}
+}
+
+// TestPySAML2PrefixesRefused: the library reads a prefix view of such a
+// response, but nothing is accepted on the view's word: the semantic
+// attacks, and signatures that do not cover the bytes received, are refused
+// as they are with other prefixes.
+func TestPySAML2PrefixesRefused(t *testing.T) {
+	type tc struct {
+		name string
+		o    func(f *fixture) opts
+		want saml.RejectCode
+	}
+	var cases []tc
+	for _, sh := range []struct {
+		name string
+		base opts
+	}{
+		{"encrypted", opts{signAssertion: true, encrypt: "gcm"}},
+		{"encrypted-resp-signed", opts{signResponse: true, encrypt: "gcm"}},
+	} {
+		for _, s := range semantic {
+			cases = append(cases, tc{s.name + " (pysaml2 " + sh.name + ")", func(f *fixture) opts {
+				o := sh.base
+				o.pysaml2 = true
+				s.mod(f, &o)
+				return o
+			}, s.want})
+		}
+	}
+	renameInner := func(doc *etree.Document) {
+		// Same meaning, other bytes: ds instead of ns1 inside EncryptedData.
+		ed := doc.Root().FindElement("./EncryptedAssertion/EncryptedData")
+		walkElements(ed, func(el *etree.Element) {
+			if el.Space == "ns1" {
+				el.Space = "ds"
+			}
+		})
+		ed.RemoveAttr("xmlns:ns1")
+		ed.CreateAttr("xmlns:ds", nsDSig)
+	}
+	cases = append(cases,
+		tc{"inner prefixes renamed after the Response was signed", func(f *fixture) opts {
+			return opts{pysaml2: true, signResponse: true, encrypt: "gcm", post: renameInner}
+		}, saml.RejectSignature},
+		tc{"inner prefixes renamed after the Response was signed, assertion signed", func(f *fixture) opts {
+			return opts{pysaml2: true, signResponse: true, signAssertion: true, encrypt: "gcm", post: renameInner}
+		}, saml.RejectSignature},
+		tc{"ciphertext changed after the Response was signed", func(f *fixture) opts {
+			return opts{pysaml2: true, signResponse: true, signAssertion: true, encrypt: "gcm", post: func(doc *etree.Document) {
+				cv := doc.Root().FindElement("./EncryptedAssertion/EncryptedData/CipherData/CipherValue")
+				raw, _ := base64.StdEncoding.DecodeString(cv.Text())
+				raw[len(raw)-1] ^= 1
+				cv.SetText(base64.StdEncoding.EncodeToString(raw))
+			}}
+		}, saml.RejectSignature},
+		tc{"Response signed by an attacker", func(f *fixture) opts {
+			return opts{pysaml2: true, signResponse: true, encrypt: "gcm", signer: f.k.attacker, signerCert: f.k.attackerCert}
+		}, saml.RejectSignature},
+		tc{"encrypted Assertion signed by an attacker", func(f *fixture) opts {
+			return opts{pysaml2: true, signAssertion: true, encrypt: "gcm", signer: f.k.attacker, signerCert: f.k.attackerCert}
+		}, saml.RejectSignature},
+		tc{"nothing signed", func(f *fixture) opts {
+			return opts{pysaml2: true, encrypt: "gcm"}
+		}, saml.RejectSignature},
+		tc{"CBC in an unsigned Response", func(f *fixture) opts {
+			return opts{pysaml2: true, signAssertion: true, encrypt: "cbc"}
+		}, saml.RejectEncryption},
+	)
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			f := newFixture(t, nil)
+			res, err := f.parse(f.build(c.o(f)))
+			if err == nil {
+				t.Fatalf("ACCEPTED as %q (want %s)", res.Identity.NameID, c.want)
+			}
+			if got := rejectCode(err); got != c.want {
+				t.Errorf("code %s, want %s: %v", got, c.want, err)
+			}
+		})
+	}
+}
+
+// assertionAsNS0 writes the assertion namespace with the prefix ns0,
+// declared on the Assertion.
+func assertionAsNS0(a *etree.Element) {
+	walkElements(a, func(el *etree.Element) {
+		if el.Space == "saml" {
+			el.Space = "ns0"
+		}
+	})
+	a.RemoveAttr("xmlns:saml")
+	a.CreateAttr("xmlns:ns0", nsAssertion)
+}
+
+func walkElements(el *etree.Element, f func(*etree.Element)) {
+	f(el)
+	for _, c := range el.ChildElements() {
+		walkElements(c, f)
+	}
 }

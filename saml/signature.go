@@ -266,15 +266,37 @@ type verification struct {
 type recorder struct {
 	certs []*x509.Certificate
 	now   time.Time
+	// originals is set when the library parses a prefix view of the
+	// response (prefixView): the elements of the original document whose
+	// signatures the library may ask about (the Response and a plaintext
+	// Assertion), by ID.
+	originals map[string]*etree.Element
 
 	mu      sync.Mutex
 	results []verification
 }
 
 // VerifySignature implements crewjam's saml.SignatureVerifier.
+//
+// When the library works on a prefix view, the element it holds cannot
+// verify (exclusive c14n covers prefixes): the original element with the
+// same ID is verified in its place, provided the two agree in everything
+// but prefixes, and it is the original's verified bytes that are recorded.
+// Any other element (an assertion the library decrypted, whose plaintext is
+// the IdP's own) is verified as given.
 func (r *recorder) VerifySignature(_ *dsig.ValidationContext, el *etree.Element) error {
 	v := verification{tag: el.Tag, id: attr(el, "ID")}
-	v.verified, v.err = verifyElement(el, r.certs, r.now)
+	target := el
+	if o := r.originals[v.id]; o != nil && hasAttr(el, "ID") {
+		if !sameExpanded(el, o) {
+			v.err = reject(RejectDisagreement, "crewjam/saml asked to verify a <%s> ID=%q that is not the document's", el.Tag, v.id)
+		} else {
+			target, v.err = detach(o)
+		}
+	}
+	if v.err == nil {
+		v.verified, v.err = verifyElement(target, r.certs, r.now)
+	}
 	r.mu.Lock()
 	r.results = append(r.results, v)
 	r.mu.Unlock()

@@ -310,7 +310,7 @@ func placeholderMetadata(t *testing.T) string {
 
 // TestSSOVariants signs alice in through each real IdP with each way of
 // protecting the response: response signed, assertion signed, both, and
-// encrypted assertions (AES-CBC with RSA-OAEP). An unsigned
+// encrypted assertions (AES-CBC or AES-GCM with RSA-OAEP). An unsigned
 // response, and an assertion-only signature where the organization
 // requires a signed Response, are refused.
 func TestSSOVariants(t *testing.T) {
@@ -327,6 +327,7 @@ func TestSSOVariants(t *testing.T) {
 		{"simplesamlphp/unsigned", idptest.StartSimpleSAMLphp, idptest.Options{}, false, false},
 		{"simplesamlphp/assertion-signed-but-response-required", idptest.StartSimpleSAMLphp, idptest.Options{SignAssertion: true}, true, false},
 		{"pysaml2/both-signed", idptest.StartPySAML2, idptest.Options{SignResponse: true, SignAssertion: true}, true, true},
+		{"pysaml2/encrypted-aes256-gcm", idptest.StartPySAML2, idptest.Options{SignAssertion: true, Encrypt: idptest.AES256GCM}, false, true},
 		{"pysaml2/unsigned", idptest.StartPySAML2, idptest.Options{}, false, false},
 	}
 	for _, c := range cases {

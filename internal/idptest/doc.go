@@ -119,6 +119,16 @@
 //     it; idp.py overrides Server._encrypt_assertion with a copy that passes
 //     the chosen AES-GCM or AES-CBC algorithm and key size. Everything else
 //     is pysaml2's own behaviour.
+//   - Its encrypted responses bind one prefix to two namespaces: ElementTree
+//     numbers prefixes per serialization, so the Response declares ns0
+//     (protocol) and ns1 (assertion), and the EncryptedData, written on its
+//     own as xmlsec1's template, declares ns0 (XML Encryption) and ns1
+//     (XML-DSig) again; the decrypted Assertion uses encas0 to encas2. This
+//     is valid XML (Namespaces in XML §6.1; XML Encryption leaves prefixes
+//     to the writer) and not the override's doing: the template is
+//     pysaml2's pre_encryption_part passed through str(), whatever the
+//     algorithm. Glossa accepts it; crewjam/saml v0.5.2 on its own reads
+//     such a Response in the wrong namespace (see the saml package).
 //   - want_authn_requests_signed demands an enveloped signature, which the
 //     HTTP-Redirect binding never has; with RequireSignedRequests idp.py
 //     checks SigAlg and Signature with pysaml2's verify_redirect_signature,
