@@ -100,6 +100,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w (is another server running there? choose another with --addr)", cfg.Addr, err)
 	}
+	if u := cfg.baseURL(); u.Scheme != "https" && !isLoopbackHost(u.Hostname()) {
+		logger.Warn("the base URL is plain HTTP: cookies are not Secure, and SAML sign-in from an IdP on another site fails (browsers do not send the sign-in's cookie with its cross-site POST); serve Glossa on HTTPS and set --base-url", "base_url", u.String())
+	}
 	logger.Info("glossa listening", "addr", ln.Addr().String(), "base_url", cfg.baseURL().String(), "db", db.Dialect(), "version", version)
 	return srv.ListenAndServe(ctx, ln, 30*time.Second)
 }
@@ -121,6 +124,15 @@ func purgeSessions(ctx context.Context, sessions glossa.SessionService, logger *
 		case <-tick.C:
 		}
 	}
+}
+
+// isLoopbackHost reports whether host names this machine only.
+func isLoopbackHost(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // migrate applies the migrations and exits.
