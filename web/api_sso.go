@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"slices"
@@ -25,23 +26,40 @@ var publicMailDomains = []string{"gmail.com", "googlemail.com", "outlook.com", "
 // maxMetadataBytes bounds pasted IdP metadata.
 const maxMetadataBytes = 1 << 20
 
+// spEndpoints are the service provider's values for an organization, what
+// its Owner pastes into the IdP. The API (ssoView) and the settings page
+// both show these.
+type spEndpoints struct {
+	EntityID    string `json:"entity_id"`
+	ACSURL      string `json:"acs_url"`
+	MetadataURL string `json:"metadata_url"`
+	SLOURL      string `json:"slo_url"`
+	LoginURL    string `json:"login_url"`
+}
+
+// spEndpointsFor returns the SP values of the organization with this slug:
+// <base>/saml/<slug>/..., the entity ID being the metadata URL.
+func (s *Server) spEndpointsFor(slug string) spEndpoints {
+	base := strings.TrimSuffix(s.BaseURL.String(), "/") + "/saml/" + slug
+	return spEndpoints{
+		EntityID:    base + "/metadata",
+		ACSURL:      base + "/acs",
+		MetadataURL: base + "/metadata",
+		SLOURL:      base + "/slo",
+		LoginURL:    base + "/login",
+	}
+}
+
 // ssoView is the settings as the API shows them, with what to paste into
 // the IdP.
 func (s *Server) ssoView(p *glossa.Principal, c *glossa.SAMLConnection, configured bool) map[string]any {
-	base := strings.TrimSuffix(s.BaseURL.String(), "/") + "/saml/" + p.OrgSlug
 	var v map[string]any
 	b, _ := json.Marshal(c)
 	_ = json.Unmarshal(b, &v)
 	v["domain"] = strings.Join(c.Domains, ",")
 	v["clock_skew_seconds"] = int64(c.ClockSkew / time.Second)
 	v["configured"] = configured
-	v["sp"] = map[string]string{
-		"entity_id":    base + "/metadata",
-		"acs_url":      base + "/acs",
-		"metadata_url": base + "/metadata",
-		"slo_url":      base + "/slo",
-		"login_url":    base + "/login",
-	}
+	v["sp"] = s.spEndpointsFor(p.OrgSlug)
 	return v
 }
 
@@ -95,7 +113,22 @@ type ssoRequest struct {
 	RequireSignedResponse *bool                    `json:"require_signed_response"`
 	SignAuthnRequests     *bool                    `json:"sign_authn_requests"`
 	ClockSkewSeconds      *int64                   `json:"clock_skew_seconds"`
+
+	// The settings page reads a form rather than JSON. What it could not
+	// read (a mapping line without a comma, a skew that is not a number)
+	// goes into problems, reported with the validation's own in one
+	// answer; itemName names a mapping entry in messages by its line
+	// ("Role mappings, line 3") where the API says "roles_groups[2]".
+	problems []string
+	itemName func(field string, i int) string
 }
+
+// ssoProblems lists every problem of refused SSO settings, one sentence
+// each. saveSSOSettings wraps it in the EINVALID error, whose message joins
+// them, so that the page can show them as a list.
+type ssoProblems []string
+
+func (p ssoProblems) Error() string { return strings.Join(p, " ") }
 
 // handleSSOSettingsSave creates or updates the SSO settings. Every problem
 // is reported at once, and nothing is saved unless all is well.
@@ -107,18 +140,39 @@ func (s *Server) handleSSOSettingsSave(w http.ResponseWriter, r *http.Request, p
 	if err := decodeJSON(r, 2*maxMetadataBytes, &req); err != nil {
 		return err
 	}
+	c, err := s.saveSSOSettings(r, p, req)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, s.ssoView(p, c, true))
+	return nil
+}
+
+// saveSSOSettings validates req against the organization's current
+// settings (or the defaults) and saves the result, audited. Every problem
+// is reported at once, as an EINVALID error wrapping ssoProblems, and
+// nothing is saved unless all is well. The API and the settings page both
+// save through here, so they accept and refuse exactly the same settings.
+func (s *Server) saveSSOSettings(r *http.Request, p *glossa.Principal, req ssoRequest) (*glossa.SAMLConnection, error) {
+	if err := authz.Check(p, authz.SSOManage, authz.Resource{OrgID: p.OrgID}); err != nil {
+		return nil, err
+	}
 	ctx := r.Context()
 	old, err := s.SSO.FindSAMLConnection(ctx, p.OrgID)
 	if glossa.ErrorCode(err) == glossa.ENOTFOUND {
 		old = defaultConnection(p.OrgID)
 	} else if err != nil {
-		return err
+		return nil, err
 	}
 	c := *old
 	c.OrgID = p.OrgID
-	var problems []string
+	problems := slices.Clone(req.problems)
 	bad := func(format string, args ...any) {
 		problems = append(problems, glossa.Errorf(glossa.EINVALID, format, args...).Message)
+	}
+	item := req.itemName
+	if item == nil {
+		item = func(field string, i int) string { return fmt.Sprintf("%s[%d]", field, i) }
 	}
 	str := func(dst *string, v *string) {
 		if v != nil {
@@ -165,14 +219,14 @@ func (s *Server) handleSSOSettingsSave(w http.ResponseWriter, r *http.Request, p
 			role, err := glossa.ParseRole(g.Name)
 			switch {
 			case err != nil:
-				bad("roles_groups[%d]: %s", i, glossa.ErrorMessage(err))
+				bad("%s: %s", item("roles_groups", i), glossa.ErrorMessage(err))
 			case role == glossa.RoleOwner:
-				bad("roles_groups[%d]: the Owner role cannot come from a group.", i)
+				bad("%s: the Owner role cannot come from a group.", item("roles_groups", i))
 			default:
 				c.RolesGroups[i].Name = string(role)
 			}
 			if strings.TrimSpace(g.Group) == "" {
-				bad("roles_groups[%d]: the group is empty.", i)
+				bad("%s: the group is empty.", item("roles_groups", i))
 			}
 		}
 	}
@@ -180,10 +234,10 @@ func (s *Server) handleSSOSettingsSave(w http.ResponseWriter, r *http.Request, p
 		c.WorkspacesGroups = *req.WorkspacesGroups
 		for i, g := range c.WorkspacesGroups {
 			if err := validateTitle("workspaces_groups workspace", strings.TrimSpace(g.Name)); err != nil {
-				bad("workspaces_groups[%d]: %s", i, glossa.ErrorMessage(err))
+				bad("%s: %s", item("workspaces_groups", i), glossa.ErrorMessage(err))
 			}
 			if strings.TrimSpace(g.Group) == "" {
-				bad("workspaces_groups[%d]: the group is empty.", i)
+				bad("%s: the group is empty.", item("workspaces_groups", i))
 			}
 		}
 	}
@@ -191,17 +245,17 @@ func (s *Server) handleSSOSettingsSave(w http.ResponseWriter, r *http.Request, p
 		c.ProjectsGroups = *req.ProjectsGroups
 		for i, g := range c.ProjectsGroups {
 			if _, err := s.Projects.FindProjectByID(ctx, p.OrgID, g.ProjectID); glossa.ErrorCode(err) == glossa.ENOTFOUND {
-				bad("projects_groups[%d]: project %d is not a project of this organization.", i, g.ProjectID)
+				bad("%s: project %d is not a project of this organization.", item("projects_groups", i), g.ProjectID)
 			} else if err != nil {
-				return err
+				return nil, err
 			}
 			role, err := glossa.ParseProjectRole(string(g.Role))
 			if err != nil {
-				bad("projects_groups[%d]: %s", i, glossa.ErrorMessage(err))
+				bad("%s: %s", item("projects_groups", i), glossa.ErrorMessage(err))
 			}
 			c.ProjectsGroups[i].Role = role
 			if strings.TrimSpace(g.Group) == "" {
-				bad("projects_groups[%d]: the group is empty.", i)
+				bad("%s: the group is empty.", item("projects_groups", i))
 			}
 		}
 	}
@@ -225,34 +279,55 @@ func (s *Server) handleSSOSettingsSave(w http.ResponseWriter, r *http.Request, p
 		}
 	}
 	if req.ClockSkewSeconds != nil {
-		if *req.ClockSkewSeconds < 0 || *req.ClockSkewSeconds > 600 {
-			bad("clock_skew_seconds must be between 0 and 600.")
+		// The SAML library's own bound is 180 s; 0 means the default.
+		if *req.ClockSkewSeconds < 0 || *req.ClockSkewSeconds > 180 {
+			bad("clock_skew_seconds must be between 1 and 180 (0 means the default, 180).")
 		}
 		c.ClockSkew = time.Duration(*req.ClockSkewSeconds) * time.Second
+		if c.ClockSkew == 0 {
+			c.ClockSkew = glossa.DefaultClockSkew
+		}
 	}
+	// A byte-order mark is how some editors save XML; it is not part of it.
+	c.MetadataXML = strings.TrimPrefix(c.MetadataXML, "\ufeff")
 	if c.MetadataXML != "" {
 		if err := checkIdPMetadata(c.MetadataXML); err != nil {
 			bad("%s", glossa.ErrorMessage(err))
+		} else if s.Metadata != nil {
+			// The full reading (certificates, endpoints, a pinned signer),
+			// so that a save never leaves sign-in broken.
+			if err := s.Metadata.CheckMetadata(c.MetadataXML, c.MetadataSigningCert); err != nil {
+				bad("%s", glossa.ErrorMessage(err))
+			}
 		}
 	}
 	if c.EnforceSSO && c.MetadataXML == "" {
 		bad("enforce_sso needs a connected identity provider: send its metadata_xml first, and test a sign-in before enforcing.")
 	}
 	if len(problems) > 0 {
-		return glossa.Errorf(glossa.EINVALID, "%s", strings.Join(problems, " "))
+		return nil, glossa.Wrap(glossa.EINVALID, ssoProblems(problems), strings.Join(problems, " "))
 	}
 	if err := s.SSO.SaveSAMLConnection(ctx, &c); err != nil {
-		return err
+		return nil, err
 	}
 	s.audit(ctx, r, &glossa.AuditEvent{OrgID: p.OrgID, Action: "sso.settings.update", Outcome: glossa.OutcomeSuccess,
 		TargetType: "organization", TargetID: idString(p.OrgID), Detail: map[string]any{"changed": changedSSOFields(old, &c)}})
-	writeJSON(w, http.StatusOK, s.ssoView(p, &c, true))
-	return nil
+	return &c, nil
 }
 
 // handleSSOSettingsDelete disconnects the organization from its IdP;
 // password sign-in works again for everyone.
 func (s *Server) handleSSOSettingsDelete(w http.ResponseWriter, r *http.Request, p *glossa.Principal) error {
+	if err := s.deleteSSOSettings(r, p); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// deleteSSOSettings removes the organization's SAML connection, audited;
+// the API and the settings page's Disconnect button both come here.
+func (s *Server) deleteSSOSettings(r *http.Request, p *glossa.Principal) error {
 	if err := authz.Check(p, authz.SSOManage, authz.Resource{OrgID: p.OrgID}); err != nil {
 		return err
 	}
@@ -261,7 +336,6 @@ func (s *Server) handleSSOSettingsDelete(w http.ResponseWriter, r *http.Request,
 	}
 	s.audit(r.Context(), r, &glossa.AuditEvent{OrgID: p.OrgID, Action: "sso.settings.delete", Outcome: glossa.OutcomeSuccess,
 		TargetType: "organization", TargetID: idString(p.OrgID)})
-	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 

@@ -206,6 +206,17 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
+		if isFormBody(r) {
+			// CheckCSRF parses form bodies to find the token: bound them
+			// first, and remove any temporary files the parse made once the
+			// request is done (net/http only cleans up its own copy).
+			r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+			defer func() {
+				if r.MultipartForm != nil {
+					r.MultipartForm.RemoveAll()
+				}
+			}()
+		}
 		if err := auth.CheckCSRF(r, sess.CSRFToken); err != nil {
 			if isSignInPath(r.URL.Path) {
 				// Signing in again while a session exists is not an act of
@@ -236,6 +247,19 @@ func isSignInPath(path string) bool {
 		return endpoint == "acs" || endpoint == "slo"
 	}
 	return false
+}
+
+// maxFormBytes bounds a browser form body (the largest is an uploaded IdP
+// metadata file of at most 1 MiB).
+const maxFormBytes = 4 << 20
+
+// isFormBody reports whether an unsafe request carries a browser form.
+func isFormBody(r *http.Request) bool {
+	if r.Method == http.MethodGet || r.Method == http.MethodHead || r.Method == http.MethodOptions {
+		return false
+	}
+	ct := r.Header.Get("Content-Type")
+	return strings.HasPrefix(ct, "multipart/form-data") || strings.HasPrefix(ct, "application/x-www-form-urlencoded")
 }
 
 type sessionKey struct{}

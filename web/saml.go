@@ -60,9 +60,11 @@ type SAMLLogoutRequest struct {
 }
 
 // MetadataFetcher downloads an IdP's metadata from a URL and checks that it
-// reads as one IdP's metadata (signed by pinnedCertPEM when set).
+// reads as one IdP's metadata (signed by pinnedCertPEM when set);
+// CheckMetadata does the same reading of pasted metadata.
 type MetadataFetcher interface {
 	FetchMetadata(ctx context.Context, url, pinnedCertPEM string) ([]byte, error)
+	CheckMetadata(metadataXML, pinnedCertPEM string) error
 }
 
 // SSOGrant is what a person's IdP groups give them.

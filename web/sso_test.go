@@ -152,6 +152,8 @@ func TestEnforceSSO(t *testing.T) {
 // fakeFetcher serves metadata URLs from a map.
 type fakeFetcher map[string]string
 
+func (f fakeFetcher) CheckMetadata(string, string) error { return nil }
+
 func (f fakeFetcher) FetchMetadata(_ context.Context, url, _ string) ([]byte, error) {
 	if doc, ok := f[url]; ok {
 		return []byte(doc), nil

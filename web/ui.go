@@ -175,6 +175,9 @@ func navFor(p *glossa.Principal, current string) []navLink {
 	if authz.Can(p, authz.AuditView, org) == authz.Allow {
 		links = append(links, navLink{Href: "/organization/audit", Label: "Activity log"})
 	}
+	if authz.Can(p, authz.SSOManage, org) == authz.Allow {
+		links = append(links, navLink{Href: "/organization/sso", Label: "Single sign-on"})
+	}
 	if authz.Can(p, authz.TokenCreate, authz.Resource{OrgID: p.OrgID, OwnerID: p.UserID}) == authz.Allow {
 		links = append(links, navLink{Href: "/tokens", Label: "API tokens"})
 	}

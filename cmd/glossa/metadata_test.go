@@ -88,3 +88,19 @@ func TestRefreshMetadata(t *testing.T) {
 		t.Fatalf("after a failed refresh: error %q, kept copy %t", c.FetchError, c.MetadataXML == fresh)
 	}
 }
+
+// TestMetadataCheckedOnSave: pasted metadata gets the full reading when it
+// is saved, so a connection is never saved that sign-in could not use; a
+// byte-order mark is dropped.
+func TestMetadataCheckedOnSave(t *testing.T) {
+	s := startE2EServer(t)
+	noSSO := strings.Replace(placeholderMetadata(t), `<md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="https://placeholder.example/sso"/>`, "", 1)
+	v := s.api(t, "POST", "/api/saml/settings", map[string]any{"metadata_xml": noSSO}, http.StatusBadRequest)
+	if msg := v["error"].(map[string]any)["message"].(string); !strings.Contains(msg, "SingleSignOnService") {
+		t.Fatalf("message = %q", msg)
+	}
+	v = s.api(t, "POST", "/api/saml/settings", map[string]any{"metadata_xml": "\ufeff" + placeholderMetadata(t)}, http.StatusOK)
+	if strings.HasPrefix(v["metadata_xml"].(string), "\ufeff") {
+		t.Fatal("the byte-order mark was kept")
+	}
+}

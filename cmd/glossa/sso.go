@@ -189,6 +189,11 @@ func (m metadataFetcher) FetchMetadata(ctx context.Context, url, pinnedCertPEM s
 	return doc, err
 }
 
+func (m metadataFetcher) CheckMetadata(metadataXML, pinnedCertPEM string) error {
+	_, err := saml.ParseIdPMetadata([]byte(metadataXML), pinnedCertPEM)
+	return err
+}
+
 // refreshMetadata keeps every metadata URL's copy fresh until ctx ends:
 // each connection is fetched again when its metadata's cacheDuration (or a
 // day) has passed, and before its validUntil. A failed fetch keeps the last

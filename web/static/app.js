@@ -65,14 +65,16 @@
     });
   }
 
-  // Copy buttons copy the text of the element named by data-copy.
+  // Copy buttons copy the text of the element named by data-copy: the value
+  // of an input (the SP values on the single sign-on page), else its text.
   document.querySelectorAll("button[data-copy]").forEach(function (btn) {
     btn.addEventListener("click", function () {
       var el = document.getElementById(btn.getAttribute("data-copy"));
       if (!el) { return; }
+      var text = el.tagName === "INPUT" || el.tagName === "TEXTAREA" ? el.value : el.textContent;
       var done = function () { btn.textContent = "Copied"; };
       if (navigator.clipboard && window.isSecureContext) {
-        navigator.clipboard.writeText(el.textContent).then(done, function () { selectText(el); });
+        navigator.clipboard.writeText(text).then(done, function () { selectText(el); });
       } else {
         selectText(el);
       }
@@ -80,6 +82,10 @@
   });
 
   function selectText(el) {
+    if (typeof el.select === "function") {
+      el.select();
+      return;
+    }
     var range = document.createRange();
     range.selectNodeContents(el);
     var sel = window.getSelection();

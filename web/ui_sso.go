@@ -1,0 +1,497 @@
+package web
+
+// The single sign-on settings page of Owners and Administrators: what to
+// paste into the IdP, and a form for the organization's connection. The
+// form is read into the API's ssoRequest and saved by saveSSOSettings, the
+// API's own path, so the page and GET/POST /api/saml/settings accept,
+// refuse and audit exactly the same settings.
+
+import (
+	"cmp"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/glossa-dev/glossa"
+	"github.com/glossa-dev/glossa/authz"
+)
+
+// maxSSOFormBytes bounds the settings form when this handler reads it
+// itself: pasted metadata (1 MiB, more once URL-encoded), an uploaded file
+// (1 MiB) and the mappings. A browser's form was already read by the CSRF
+// check (see parseSSOForm).
+const maxSSOFormBytes = 4 << 20
+
+// ssoPreset is one choice of the IdP preset select.
+type ssoPreset struct {
+	Value, Name, Explain string
+}
+
+// ssoPresets explains idpProviders (api_sso.go) in one line each: the
+// attribute names the saml package's preset reads for that IdP.
+var ssoPresets = []ssoPreset{
+	{"adfs", "Active Directory Federation Services", "E-Mail Address, Given Name and Surname claims; groups in the Group claim (or Role)."},
+	{"azure", "Microsoft Entra ID", "its default emailaddress, givenname and surname claims; groups in the groups claim, set to send names rather than object IDs."},
+	{"okta", "Okta", "attribute statements email, firstName and lastName, and a group attribute statement named groups."},
+	{"onelogin", "OneLogin", "parameters User.email, User.FirstName, User.LastName and memberOf."},
+	{"google", "Google Workspace", "attributes mapped as email, firstName and lastName, and Group membership as groups."},
+	{"keycloak", "Keycloak", "the built-in X500 email, givenName and surname mappers, and a group list mapper named member."},
+	{"custom", "Any other SAML 2.0 IdP", "attributes named Email, FirstName, LastName and Groups (Label Studio's names), or the names set below."},
+}
+
+// ssoNotices are this page's success messages, asked for by key after a
+// redirect; like the layout's notices, only these fixed sentences appear.
+var ssoNotices = map[string]string{
+	"sso-saved":        "Saved. The settings apply from the next sign-in.",
+	"sso-disconnected": "Disconnected. Single sign-on is off and members sign in with their passwords again.",
+}
+
+// ssoForm is the settings as the form shows them: text as typed, so that a
+// refused form comes back as the person left it.
+type ssoForm struct {
+	MetadataXML string
+	// MetadataShown is the digest of the metadata the page showed, sent
+	// back in a hidden field: the metadata counts as changed only if the
+	// text differs from what was shown, so that a page opened before a
+	// background refresh of the metadata does not put the old copy back.
+	MetadataShown    string
+	IdPProvider      string
+	Domains          string
+	MappingEmail     string
+	MappingFirstName string
+	MappingLastName  string
+	MappingGroups    string
+	RolesGroups      string
+	WorkspacesGroups string
+	ProjectsGroups   string
+	DefaultRole      string
+	ClockSkew        string
+
+	ManualRoleManagement  bool
+	EnforceSSO            bool
+	AllowIdPInitiated     bool
+	SignAuthnRequests     bool
+	RequireSignedResponse bool
+}
+
+type ssoPageData struct {
+	SP         spEndpoints
+	Configured bool
+	// SignInReady says the IdP metadata is saved: the SP metadata URL
+	// answers and a test sign-in can start.
+	SignInReady bool
+	TestURL     string
+	// MetadataURL, FetchedAt and FetchError describe metadata that the
+	// server fetches from the IdP (set through the API).
+	MetadataURL string
+	FetchedAt   *time.Time
+	FetchError  string
+	Presets     []ssoPreset
+	Form        ssoForm
+	Problems    []string
+}
+
+// ssoFormFrom shows a saved (or default) connection in the form.
+func ssoFormFrom(c *glossa.SAMLConnection) ssoForm {
+	f := ssoForm{
+		MetadataXML: c.MetadataXML, MetadataShown: metadataDigest(c.MetadataXML), IdPProvider: c.IdPProvider, Domains: strings.Join(c.Domains, ", "),
+		MappingEmail: c.MappingEmail, MappingFirstName: c.MappingFirstName, MappingLastName: c.MappingLastName, MappingGroups: c.MappingGroups,
+		DefaultRole: string(c.DefaultRole), ClockSkew: strconv.FormatInt(int64(c.ClockSkew/time.Second), 10),
+		ManualRoleManagement: c.ManualRoleManagement, EnforceSSO: c.EnforceSSO, AllowIdPInitiated: c.AllowIdPInitiated,
+		SignAuthnRequests: c.SignAuthnRequests, RequireSignedResponse: c.RequireSignedResponse,
+	}
+	var b strings.Builder
+	for _, g := range c.RolesGroups {
+		b.WriteString(g.Name + ", " + g.Group + "\n")
+	}
+	f.RolesGroups, b = b.String(), strings.Builder{}
+	for _, g := range c.WorkspacesGroups {
+		b.WriteString(quoteMappingField(g.Name) + ", " + g.Group + "\n")
+	}
+	f.WorkspacesGroups, b = b.String(), strings.Builder{}
+	for _, g := range c.ProjectsGroups {
+		b.WriteString(strconv.FormatInt(g.ProjectID, 10) + ", " + g.Group + ", " + string(g.Role) + "\n")
+	}
+	f.ProjectsGroups = b.String()
+	return f
+}
+
+// currentSSO returns the organization's connection, or the defaults and
+// false when it has none.
+func (s *Server) currentSSO(r *http.Request, p *glossa.Principal) (*glossa.SAMLConnection, bool, error) {
+	c, err := s.SSO.FindSAMLConnection(r.Context(), p.OrgID)
+	if glossa.ErrorCode(err) == glossa.ENOTFOUND {
+		return defaultConnection(p.OrgID), false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	return c, true, nil
+}
+
+func (s *Server) handleUISSOGet(w http.ResponseWriter, r *http.Request, p *glossa.Principal) error {
+	return s.renderSSO(w, r, p, http.StatusOK, nil, nil)
+}
+
+// renderSSO shows the settings page: the saved settings in the form, or
+// form as typed with the problems that kept it from being saved.
+func (s *Server) renderSSO(w http.ResponseWriter, r *http.Request, p *glossa.Principal, status int, form *ssoForm, problems []string) error {
+	if err := authz.Check(p, authz.SSOManage, authz.Resource{OrgID: p.OrgID}); err != nil {
+		return err
+	}
+	c, configured, err := s.currentSSO(r, p)
+	if err != nil {
+		return err
+	}
+	if form == nil {
+		f := ssoFormFrom(c)
+		form = &f
+	}
+	data := ssoPageData{
+		SP: s.spEndpointsFor(p.OrgSlug), Configured: configured, SignInReady: c.MetadataXML != "",
+		TestURL:     "/saml/" + p.OrgSlug + "/test",
+		MetadataURL: c.MetadataURL, FetchedAt: c.FetchedAt, FetchError: c.FetchError,
+		Presets: ssoPresets, Form: *form, Problems: problems,
+	}
+	pd := s.newPage(r, p, "Single sign-on")
+	if n, ok := ssoNotices[r.URL.Query().Get("notice")]; ok && len(problems) == 0 {
+		pd.Notice = n
+	}
+	if len(problems) > 0 {
+		pd.Notice = ""
+		pd.Error = "Nothing was saved. Fix the problems below and save again."
+	}
+	pd.Data = data
+	s.render(w, r, status, "sso", pd)
+	return nil
+}
+
+// handleUISSOSave saves the settings form through saveSSOSettings.
+func (s *Server) handleUISSOSave(w http.ResponseWriter, r *http.Request, p *glossa.Principal) error {
+	if err := authz.Check(p, authz.SSOManage, authz.Resource{OrgID: p.OrgID}); err != nil {
+		return err
+	}
+	if err := s.parseSSOForm(w, r); err != nil {
+		return err
+	}
+	if r.MultipartForm != nil {
+		// Uploads larger than the parser's memory went to temporary files,
+		// and net/http removes those only for the request it created, not
+		// for the copies that middleware makes with WithContext.
+		defer r.MultipartForm.RemoveAll()
+	}
+	old, _, err := s.currentSSO(r, p)
+	if err != nil {
+		return err
+	}
+	form, req := readSSOForm(r, old)
+	if _, err := s.saveSSOSettings(r, p, req); err != nil {
+		code := glossa.ErrorCode(err)
+		if code == glossa.EINTERNAL || code == glossa.EFORBIDDEN {
+			return err
+		}
+		var list ssoProblems
+		if !errors.As(err, &list) {
+			list = ssoProblems{glossa.ErrorMessage(err)} // a domain another organization routes, say
+		}
+		return s.renderSSO(w, r, p, errorStatus(code), &form, orderSSOProblems(list))
+	}
+	http.Redirect(w, r, "/organization/sso?notice=sso-saved", http.StatusSeeOther)
+	return nil
+}
+
+// handleUISSODisconnect deletes the connection (the page asks first).
+func (s *Server) handleUISSODisconnect(w http.ResponseWriter, r *http.Request, p *glossa.Principal) error {
+	if err := s.deleteSSOSettings(r, p); err != nil {
+		return err
+	}
+	http.Redirect(w, r, "/organization/sso?notice=sso-disconnected", http.StatusSeeOther)
+	return nil
+}
+
+// parseSSOForm reads the settings form, URL-encoded or multipart (the page
+// sends multipart, for the metadata file).
+//
+// For a signed-in browser the CSRF check (auth.CheckCSRF) has already read
+// the whole body to find the csrf_token field, multipart included; its
+// parsed form is on the request, so this does not read it again. A request
+// authenticated otherwise is read here, within maxSSOFormBytes.
+func (s *Server) parseSSOForm(w http.ResponseWriter, r *http.Request) error {
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if mt != "multipart/form-data" {
+		return s.parseForm(w, r)
+	}
+	if r.MultipartForm != nil {
+		return nil
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxSSOFormBytes)
+	if err := r.ParseMultipartForm(maxSSOFormBytes); err != nil {
+		var maxErr *http.MaxBytesError
+		if errors.As(err, &maxErr) {
+			return glossa.Errorf(glossa.ETOOLARGE, "The form is larger than the limit of %d bytes.", maxErr.Limit)
+		}
+		return glossa.Errorf(glossa.EINVALID, "The form could not be read. Reload the page and try again.")
+	}
+	return nil
+}
+
+// readSSOForm turns the submitted form into the API's request. The form
+// is complete (an unchecked box is false, an empty field clears), except
+// that metadata the person did not edit or upload is left alone. What
+// cannot be read becomes a problem in the request, reported with the
+// validation's.
+func readSSOForm(r *http.Request, old *glossa.SAMLConnection) (ssoForm, ssoRequest) {
+	v := r.PostForm
+	on := func(name string) bool { return v.Get(name) != "" }
+	form := ssoForm{
+		MetadataXML: normalizeNewlines(v.Get("metadata_xml")), MetadataShown: v.Get("metadata_shown"),
+		IdPProvider: v.Get("idp_provider"), Domains: v.Get("domain"),
+		MappingEmail: v.Get("mapping_email"), MappingFirstName: v.Get("mapping_first_name"), MappingLastName: v.Get("mapping_last_name"),
+		MappingGroups: v.Get("mapping_groups"), RolesGroups: normalizeNewlines(v.Get("roles_groups")),
+		WorkspacesGroups: normalizeNewlines(v.Get("workspaces_groups")), ProjectsGroups: normalizeNewlines(v.Get("projects_groups")),
+		DefaultRole: v.Get("default_role"), ClockSkew: strings.TrimSpace(v.Get("clock_skew_seconds")),
+		ManualRoleManagement: on("manual_role_management"), EnforceSSO: on("enforce_sso"), AllowIdPInitiated: on("allow_idp_initiated"),
+		SignAuthnRequests: on("sign_authn_requests"), RequireSignedResponse: on("require_signed_response"),
+	}
+	var req ssoRequest
+	bad := func(msg string) { req.problems = append(req.problems, msg) }
+
+	// The metadata: a chosen file wins over the text box, whose content
+	// the page filled with the saved copy; the text counts only if it was
+	// edited (compared with what the page showed, or else with the saved
+	// copy).
+	shown := form.MetadataShown
+	if shown == "" {
+		shown = metadataDigest(old.MetadataXML)
+	}
+	changed := metadataDigest(form.MetadataXML) != shown
+	if doc, ok, err := readMetadataFile(r); err != nil {
+		bad(glossa.ErrorMessage(err))
+	} else if ok {
+		form.MetadataXML = doc // shown in the box if something else is refused, so it need not be chosen again
+		changed = true
+	}
+	if changed {
+		req.MetadataXML = &form.MetadataXML
+		if old.MetadataURL != "" {
+			// Metadata given here replaces the URL it was fetched from;
+			// otherwise the next refresh would overwrite it.
+			empty := ""
+			req.MetadataURL = &empty
+		}
+	}
+
+	req.IdPProvider = &form.IdPProvider
+	req.Domain, _ = json.Marshal(form.Domains) // the API's comma-separated string
+	req.MappingEmail, req.MappingFirstName = &form.MappingEmail, &form.MappingFirstName
+	req.MappingLastName, req.MappingGroups = &form.MappingLastName, &form.MappingGroups
+	req.DefaultRole = &form.DefaultRole
+	req.ManualRoleManagement, req.EnforceSSO, req.AllowIdPInitiated = &form.ManualRoleManagement, &form.EnforceSSO, &form.AllowIdPInitiated
+	req.SignAuthnRequests, req.RequireSignedResponse = &form.SignAuthnRequests, &form.RequireSignedResponse
+	if form.ClockSkew != "" {
+		if n, err := strconv.ParseInt(form.ClockSkew, 10, 64); err != nil {
+			bad("Clock skew must be a whole number of seconds, from 1 to 180 (0 means the default, 180).")
+		} else {
+			req.ClockSkewSeconds = &n
+		}
+	} else {
+		n := int64(glossa.DefaultClockSkew / time.Second)
+		req.ClockSkewSeconds = &n
+	}
+
+	// The mappings, one per line. Entries that cannot be read are left
+	// out (the problem already refuses the save); lines remembers the
+	// line of each entry kept, for the validation's messages.
+	lines := map[string][]int{}
+	roles := []glossa.GroupMapping{}
+	for _, l := range mappingLines(form.RolesGroups) {
+		name, group, err := cutMappingField(l.text)
+		if err != nil {
+			bad(mappingLineName("roles_groups", l.n) + ": write the role, a comma and the group, such as “Annotator, labelers”.")
+			continue
+		}
+		roles = append(roles, glossa.GroupMapping{Name: name, Group: group})
+		lines["roles_groups"] = append(lines["roles_groups"], l.n)
+	}
+	workspaces := []glossa.GroupMapping{}
+	for _, l := range mappingLines(form.WorkspacesGroups) {
+		name, group, err := cutMappingField(l.text)
+		if err != nil {
+			bad(mappingLineName("workspaces_groups", l.n) + ": write the workspace, a comma and the group, such as “Main, labelers”; put a workspace whose name has a comma in double quotes.")
+			continue
+		}
+		workspaces = append(workspaces, glossa.GroupMapping{Name: name, Group: group})
+		lines["workspaces_groups"] = append(lines["workspaces_groups"], l.n)
+	}
+	projects := []glossa.ProjectMapping{}
+	for _, l := range mappingLines(form.ProjectsGroups) {
+		// "id, group, role": the group is everything between the first
+		// and the last comma, so that a group such as an LDAP DN may
+		// contain commas.
+		id, rest, ok1 := strings.Cut(l.text, ",")
+		i := strings.LastIndex(rest, ",")
+		if !ok1 || i < 0 {
+			bad(mappingLineName("projects_groups", l.n) + ": write the project ID, the group and the role (Annotator, Reviewer or Inherit), separated by commas, such as “12, reviewers, Reviewer”.")
+			continue
+		}
+		pid, err := strconv.ParseInt(strings.TrimSpace(id), 10, 64)
+		if err != nil || pid <= 0 {
+			bad(mappingLineName("projects_groups", l.n) + ": “" + truncate(strings.TrimSpace(id), 40) + "” is not a project ID; it is the number in the project's address, such as 12 in /projects/12.")
+			continue
+		}
+		projects = append(projects, glossa.ProjectMapping{ProjectID: pid, Group: strings.TrimSpace(rest[:i]), Role: glossa.ProjectRole(strings.TrimSpace(rest[i+1:]))})
+		lines["projects_groups"] = append(lines["projects_groups"], l.n)
+	}
+	req.RolesGroups, req.WorkspacesGroups, req.ProjectsGroups = &roles, &workspaces, &projects
+	req.itemName = func(field string, i int) string {
+		if i < len(lines[field]) {
+			return mappingLineName(field, lines[field][i])
+		}
+		return field
+	}
+	return form, req
+}
+
+// mappingProblem matches the problems of a mapping line, by mappingLineName.
+var mappingProblem = regexp.MustCompile(`^(Role|Workspace|Project) mappings, line ([0-9]+):`)
+
+// orderSSOProblems puts the problems of mapping lines after the others,
+// in the order of the form and by line: the lines that could not be read
+// were reported before the validation's, and a list that jumps from line
+// 4 back to line 1 is harder to work through.
+func orderSSOProblems(list []string) []string {
+	rank := map[string]int{"Role": 1, "Workspace": 2, "Project": 3}
+	key := func(p string) (int, int) {
+		m := mappingProblem.FindStringSubmatch(p)
+		if m == nil {
+			return 0, 0
+		}
+		n, _ := strconv.Atoi(m[2])
+		return rank[m[1]], n
+	}
+	out := slices.Clone(list)
+	slices.SortStableFunc(out, func(a, b string) int {
+		fa, la := key(a)
+		fb, lb := key(b)
+		return cmp.Or(cmp.Compare(fa, fb), cmp.Compare(la, lb))
+	})
+	return out
+}
+
+// readMetadataFile reads the uploaded metadata file, if one was chosen,
+// up to maxMetadataBytes.
+func readMetadataFile(r *http.Request) (string, bool, error) {
+	if r.MultipartForm == nil || len(r.MultipartForm.File["metadata_file"]) == 0 {
+		return "", false, nil
+	}
+	fh := r.MultipartForm.File["metadata_file"][0]
+	if fh.Size == 0 {
+		return "", false, nil // the file input left empty: browsers send a part without content
+	}
+	tooLarge := glossa.Errorf(glossa.ETOOLARGE, "The metadata file is larger than 1 MiB: choose the IdP's metadata XML file.")
+	if fh.Size > maxMetadataBytes {
+		return "", false, tooLarge
+	}
+	f, err := fh.Open()
+	if err != nil {
+		return "", false, glossa.Wrap(glossa.EINVALID, err, "The metadata file could not be read. Choose it again.")
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxMetadataBytes+1))
+	if err != nil {
+		return "", false, glossa.Wrap(glossa.EINVALID, err, "The metadata file could not be read. Choose it again.")
+	}
+	if len(b) > maxMetadataBytes {
+		return "", false, tooLarge
+	}
+	return strings.TrimSpace(normalizeNewlines(string(b))), true, nil
+}
+
+// mappingLine is one non-blank line of a mapping text box and its number
+// (from 1).
+type mappingLine struct {
+	n    int
+	text string
+}
+
+func mappingLines(text string) []mappingLine {
+	var out []mappingLine
+	for i, l := range strings.Split(normalizeNewlines(text), "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			out = append(out, mappingLine{n: i + 1, text: l})
+		}
+	}
+	return out
+}
+
+// mappingLineName names a line of a mapping box in messages.
+func mappingLineName(field string, n int) string {
+	names := map[string]string{"roles_groups": "Role mappings", "workspaces_groups": "Workspace mappings", "projects_groups": "Project mappings"}
+	return names[field] + ", line " + strconv.Itoa(n)
+}
+
+// cutMappingField splits "name, group" at the first comma, the name
+// optionally in double quotes (with "" for a quote) so that it may hold a
+// comma; the group is the rest, commas and all (LDAP DNs have them).
+func cutMappingField(line string) (name, group string, err error) {
+	errLine := errors.New("no name and group")
+	if strings.HasPrefix(line, `"`) {
+		var b strings.Builder
+		i := 1
+		for {
+			j := strings.IndexByte(line[i:], '"')
+			if j < 0 {
+				return "", "", errLine
+			}
+			b.WriteString(line[i : i+j])
+			i += j + 1
+			if strings.HasPrefix(line[i:], `"`) {
+				b.WriteByte('"')
+				i++
+				continue
+			}
+			break
+		}
+		rest, ok := strings.CutPrefix(strings.TrimLeft(line[i:], " \t"), ",")
+		if !ok {
+			return "", "", errLine
+		}
+		return b.String(), strings.TrimSpace(rest), nil
+	}
+	name, group, ok := strings.Cut(line, ",")
+	if !ok {
+		return "", "", errLine
+	}
+	return strings.TrimSpace(name), strings.TrimSpace(group), nil
+}
+
+// quoteMappingField writes a name for cutMappingField.
+func quoteMappingField(name string) string {
+	if !strings.ContainsAny(name, `,"`) {
+		return name
+	}
+	return `"` + strings.ReplaceAll(name, `"`, `""`) + `"`
+}
+
+// metadataDigest identifies a metadata text up to line ends and
+// surrounding space, for the page's metadata_shown field.
+func metadataDigest(doc string) string {
+	sum := sha256.Sum256([]byte(strings.TrimSpace(normalizeNewlines(doc))))
+	return hex.EncodeToString(sum[:])
+}
+
+// normalizeNewlines turns the CRLF line ends that browsers send for text
+// boxes into LF. For XML that changes nothing: XML processors do the same
+// before anything else (XML 1.0, section 2.11), signatures included.
+func normalizeNewlines(s string) string {
+	return strings.ReplaceAll(s, "\r\n", "\n")
+}
