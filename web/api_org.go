@@ -207,6 +207,16 @@ func (s *Server) addMember(r *http.Request, orgID int64, req *newMember) (*gloss
 	return &glossa.Member{User: *u, Role: role}, nil
 }
 
+// membershipFromPath checks action on the organization {id} and loads its
+// member {user_id}.
+func (s *Server) membershipFromPath(r *http.Request, p *glossa.Principal, action authz.Action) (*glossa.Member, error) {
+	org, err := s.orgFromPath(r, p, action)
+	if err != nil {
+		return nil, err
+	}
+	return s.memberFromPath(r, org.ID)
+}
+
 // memberFromPath loads {user_id} within the caller's organization.
 func (s *Server) memberFromPath(r *http.Request, orgID int64) (*glossa.Member, error) {
 	uid, err := pathID(r, "user_id")
@@ -217,11 +227,7 @@ func (s *Server) memberFromPath(r *http.Request, orgID int64) (*glossa.Member, e
 }
 
 func (s *Server) handleMembershipGet(w http.ResponseWriter, r *http.Request, p *glossa.Principal) error {
-	org, err := s.orgFromPath(r, p, authz.MembersView)
-	if err != nil {
-		return err
-	}
-	m, err := s.memberFromPath(r, org.ID)
+	m, err := s.membershipFromPath(r, p, authz.MembersView)
 	if err != nil {
 		return err
 	}
@@ -231,11 +237,7 @@ func (s *Server) handleMembershipGet(w http.ResponseWriter, r *http.Request, p *
 
 // handleMembershipUpdate changes a member's role.
 func (s *Server) handleMembershipUpdate(w http.ResponseWriter, r *http.Request, p *glossa.Principal) error {
-	org, err := s.orgFromPath(r, p, authz.MembersChangeRole)
-	if err != nil {
-		return err
-	}
-	m, err := s.memberFromPath(r, org.ID)
+	m, err := s.membershipFromPath(r, p, authz.MembersChangeRole)
 	if err != nil {
 		return err
 	}
@@ -260,11 +262,7 @@ func (s *Server) handleMembershipUpdate(w http.ResponseWriter, r *http.Request, 
 // handleMembershipDelete removes a member the way Label Studio does: the
 // account is deactivated, so its annotation history stays.
 func (s *Server) handleMembershipDelete(w http.ResponseWriter, r *http.Request, p *glossa.Principal) error {
-	org, err := s.orgFromPath(r, p, authz.MembersChangeRole)
-	if err != nil {
-		return err
-	}
-	m, err := s.memberFromPath(r, org.ID)
+	m, err := s.membershipFromPath(r, p, authz.MembersChangeRole)
 	if err != nil {
 		return err
 	}

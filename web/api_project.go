@@ -60,16 +60,7 @@ func (s *Server) visibleProjects(r *http.Request, p *glossa.Principal, workspace
 		f.VisibleTo = p.UserID
 	}
 	list, err := s.Projects.FindProjects(r.Context(), f)
-	if err != nil {
-		return nil, err
-	}
-	visible := make([]glossa.Project, 0, len(list))
-	for _, pr := range list {
-		if authz.Can(p, authz.ProjectView, projectResource(&pr)) == authz.Allow {
-			visible = append(visible, pr)
-		}
-	}
-	return visible, nil
+	return allowed(p, authz.ProjectView, list, projectResource), err
 }
 
 type projectRequest struct {

@@ -50,16 +50,20 @@ func (s *Server) visibleWorkspaces(r *http.Request, p *glossa.Principal) ([]glos
 		f.MemberID = p.UserID
 	}
 	list, err := s.Workspaces.FindWorkspaces(r.Context(), f)
-	if err != nil {
-		return nil, err
-	}
-	visible := make([]glossa.Workspace, 0, len(list))
-	for _, ws := range list {
-		if authz.Can(p, authz.WorkspaceView, workspaceResource(&ws)) == authz.Allow {
-			visible = append(visible, ws)
+	return allowed(p, authz.WorkspaceView, list, workspaceResource), err
+}
+
+// allowed keeps the items of list on which the principal may do action.
+// The store's filter already narrows the list; this applies the matrix
+// itself, so a list never shows what a direct request would refuse.
+func allowed[T any](p *glossa.Principal, action authz.Action, list []T, resource func(*T) authz.Resource) []T {
+	out := make([]T, 0, len(list))
+	for i := range list {
+		if authz.Can(p, action, resource(&list[i])) == authz.Allow {
+			out = append(out, list[i])
 		}
 	}
-	return visible, nil
+	return out
 }
 
 type workspaceRequest struct {
