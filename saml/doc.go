@@ -147,11 +147,13 @@
 // prefix to two namespaces is still refused by the library (pysaml2's
 // plaintext does not: it numbers its prefixes once, encas0 to encas2).
 // The price of the checks above, on
-// a 2-core machine (BenchmarkACS): about +15% over the bare library for a
-// Response- or Assertion-signed response, +35% when both are signed (the
-// Assertion signature the library skips is verified), +60% for an
-// encrypted assertion in a signed Response (decrypted a second time, from
-// the verified bytes).
+// a 2-core machine (BenchmarkACS; figures in BENCHMARKS.md): about +20-25%
+// over the bare library for a Response- or Assertion-signed response, +40%
+// when both are signed (the Assertion signature the library skips is
+// verified), +65% for an encrypted assertion in a signed Response
+// (decrypted a second time: crewjam v0.5.2 keeps its plaintext to itself
+// and accepts no decryption from outside, so sharing one would mean
+// dropping the library's own decryption from the differential check).
 //
 // crewjam's MaxClockSkew (180 s), MaxIssueDelay (90 s) and TimeNow are
 // process-wide variables. This package never writes them; the library's own
