@@ -257,6 +257,32 @@ var advertisedEncryptionMethods = []string{
 	"http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p",
 }
 
+// SPMetadata returns an organization's SP metadata whether or not its IdP
+// is connected yet: an Owner often has to give the IdP Glossa's metadata
+// (certificates, ACS) before the IdP's metadata exists. It publishes the
+// same as (*ServiceProvider).Metadata, which needs only our side.
+func SPMetadata(conn *glossa.SAMLConnection, keys Keys, baseURL *url.URL, orgSlug string) ([]byte, error) {
+	if strings.TrimSpace(conn.MetadataXML) != "" {
+		sp, err := New(conn, keys, baseURL, orgSlug)
+		if err != nil {
+			return nil, err
+		}
+		return sp.Metadata()
+	}
+	if err := glossa.ValidateSlug(orgSlug); err != nil {
+		return nil, err
+	}
+	if baseURL == nil || baseURL.Host == "" || (baseURL.Scheme != "https" && baseURL.Scheme != "http") {
+		return nil, glossa.Errorf(glossa.EINVALID, "The public base URL must be an absolute http or https URL.")
+	}
+	if len(keys.Signing) == 0 {
+		return nil, glossa.Errorf(glossa.EINVALID, "The service provider has no signing key.")
+	}
+	base := strings.TrimRight(baseURL.String(), "/") + "/saml/" + orgSlug
+	sp := &ServiceProvider{conn: *conn, keys: keys, entityID: base + "/metadata", acsURL: base + "/acs", sloURL: base + "/slo"}
+	return sp.Metadata()
+}
+
 // Metadata returns the SP metadata (SAML metadata §2.4.4, SPSSODescriptor):
 // every signing and encryption certificate of Keys, the ACS for the HTTP-POST
 // binding, the SLO endpoint for both bindings, AuthnRequestsSigned as the

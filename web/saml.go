@@ -80,6 +80,9 @@ type SSOGrant struct {
 // connection (with its SP keys, made on first use), and rotates the keys.
 type SAMLProviders interface {
 	Provider(ctx context.Context, org *glossa.Organization, conn *glossa.SAMLConnection) (SAMLProvider, error)
+	// SPMetadata is the organization's SP metadata, also before its IdP's
+	// metadata is known (the IdP often needs ours first).
+	SPMetadata(ctx context.Context, org *glossa.Organization, conn *glossa.SAMLConnection) ([]byte, error)
 	// RotateKeys adds a new signing and a new encryption key pair; the
 	// new ones sign, the old ones stay published and keep decrypting until
 	// they are retired, so an IdP that has not yet read the new metadata
@@ -145,19 +148,28 @@ func (s *Server) ssoProvider(r *http.Request) (*glossa.Organization, *glossa.SAM
 	return org, conn, sp, nil
 }
 
-// handleSAMLMetadata serves the organization's SP metadata.
+// handleSAMLMetadata serves the organization's SP metadata. It needs a
+// saved connection, not yet the IdP's metadata.
 func (s *Server) handleSAMLMetadata(w http.ResponseWriter, r *http.Request) error {
-	_, _, sp, err := s.ssoProvider(r)
+	ctx := r.Context()
+	org, err := s.Orgs.FindOrganizationBySlug(ctx, r.PathValue("org"))
 	if err != nil {
 		return err
 	}
-	md, err := sp.Metadata()
+	conn, err := s.SSO.FindSAMLConnection(ctx, org.ID)
+	if err != nil {
+		return err
+	}
+	if s.SAML == nil {
+		return glossa.NotFound("SSO connection")
+	}
+	md, err := s.SAML.SPMetadata(ctx, org, conn)
 	if err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/samlmetadata+xml")
 	if r.URL.Query().Get("download") != "" {
-		w.Header().Set("Content-Disposition", `attachment; filename="glossa-`+r.PathValue("org")+`-sp-metadata.xml"`)
+		w.Header().Set("Content-Disposition", `attachment; filename="glossa-`+org.Slug+`-sp-metadata.xml"`)
 	}
 	_, err = w.Write(md)
 	return err

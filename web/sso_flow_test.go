@@ -31,6 +31,10 @@ func (f *fakeIdP) Provider(_ context.Context, _ *glossa.Organization, conn *glos
 
 func (f *fakeIdP) RotateKeys(context.Context, *glossa.Organization) error { return nil }
 
+func (f *fakeIdP) SPMetadata(context.Context, *glossa.Organization, *glossa.SAMLConnection) ([]byte, error) {
+	return f.Metadata()
+}
+
 func (f *fakeIdP) Metadata() ([]byte, error) { return []byte("<EntityDescriptor/>"), nil }
 
 func (f *fakeIdP) AuthnRequestURL(relay string, _ time.Time) (string, string, error) {

@@ -86,8 +86,8 @@ type ssoForm struct {
 type ssoPageData struct {
 	SP         spEndpoints
 	Configured bool
-	// SignInReady says the IdP metadata is saved: the SP metadata URL
-	// answers and a test sign-in can start.
+	// SignInReady says the IdP metadata is saved: a test sign-in can
+	// start. (The SP metadata URL answers once Configured.)
 	SignInReady bool
 	TestURL     string
 	// MetadataURL, FetchedAt and FetchError describe metadata that the

@@ -169,6 +169,15 @@ func (p *samlProvider) LogoutResponseURL(inResponseTo, relayState string, now ti
 	return p.sp.LogoutResponseURL(inResponseTo, relayState, now)
 }
 
+// SPMetadata implements web.SAMLProviders.
+func (p *samlProviders) SPMetadata(ctx context.Context, org *glossa.Organization, conn *glossa.SAMLConnection) ([]byte, error) {
+	keys, err := p.keys(ctx, org)
+	if err != nil {
+		return nil, err
+	}
+	return saml.SPMetadata(conn, keys, p.baseURL, org.Slug)
+}
+
 // RotateKeys implements web.SAMLProviders.
 func (p *samlProviders) RotateKeys(ctx context.Context, org *glossa.Organization) error {
 	p.mu.Lock()

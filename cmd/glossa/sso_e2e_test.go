@@ -368,7 +368,9 @@ func TestSSOVariants(t *testing.T) {
 // page she asked for.
 func TestSSOInBrowser(t *testing.T) {
 	s := startE2EServer(t)
-	s.api(t, "POST", "/api/saml/settings", map[string]any{"metadata_xml": placeholderMetadata(t)}, 200)
+	// The IdP needs Glossa's metadata first: a connection saved without
+	// IdP metadata already serves it.
+	s.api(t, "POST", "/api/saml/settings", map[string]any{"idp_provider": "custom"}, 200)
 	_, spMetadata := s.get(t, http.DefaultClient, "/saml/acme/metadata")
 	idp := idptest.StartSimpleSAMLphp(t, idptest.SP{MetadataXML: spMetadata}, idptest.Options{SignResponse: true, SignAssertion: true})
 	s.api(t, "POST", "/api/saml/settings", map[string]any{
