@@ -95,7 +95,7 @@ func TestUISSOPage(t *testing.T) {
 				`id="sp-acs-url" type="text" readonly value="`+ts.URL+`/saml/acme/acs"`,
 				`id="sp-slo-url" type="text" readonly value="`+ts.URL+`/saml/acme/slo"`,
 				`id="sp-metadata-url" type="text" readonly value="`+ts.URL+`/saml/acme/metadata"`,
-				`data-copy="sp-acs-url"`, "once single sign-on is enabled", "not connected",
+				`data-copy="sp-acs-url"`, "as soon as these settings are saved once", "not connected",
 				`enctype="multipart/form-data"`, `name="metadata_file" type="file"`,
 				`<option value="keycloak">Keycloak</option>`, `<option value="custom" selected>`,
 				`<option value="Not Activated" selected>`, `name="sign_authn_requests" value="on" checked`,
