@@ -253,3 +253,72 @@ func TestSSOTestSignIn(t *testing.T) {
 		}
 	})
 }
+
+// TestSSORejectionsLookAlike: whatever the reason a response is refused,
+// by the protocol layer or by the web layer, the browser gets the same
+// page (a fixed sentence and a request ID), never the reason, and no
+// session; the reason goes to the audit log.
+func TestSSORejectionsLookAlike(t *testing.T) {
+	ts := MustServer(t, "sqlite")
+	f := mustFixture(t, ts, "acme")
+	idp := &fakeIdP{identities: map[string]*glossa.SAMLIdentity{}}
+	ts.Web.SAML = idp
+	ts.As(t, f.owner).Must(t, 200, "POST", "/api/saml/settings", map[string]any{"metadata_xml": idpMetadata, "allow_idp_initiated": false}, nil)
+	idp.identities["deactivated"] = identity("ann-nameid", f.annotat.Email)
+	post := func(form url.Values) *Response {
+		t.Helper()
+		return ts.Anonymous().SubmitForm(t, "/saml/acme/acs", form)
+	}
+	cases := []struct {
+		name   string
+		form   url.Values
+		reason string
+	}{
+		{"forged signature", url.Values{"SAMLResponse": {"forged"}, "RelayState": {"x"}}, "RelayState names no sign-in"},
+		{"unsolicited", url.Values{"SAMLResponse": {"deactivated"}}, "unsolicited"},
+		{"no response", url.Values{"RelayState": {"x"}}, "no SAMLResponse"},
+		{"oversized", url.Values{"SAMLResponse": {strings.Repeat("A", 600<<10)}}, "could not be read"},
+	}
+	// Rejections that reach the protocol layer and provisioning.
+	enable := func() {
+		ts.As(t, f.owner).Must(t, 200, "POST", "/api/saml/settings", map[string]any{"allow_idp_initiated": true}, nil)
+	}
+	cases = append(cases,
+		struct {
+			name   string
+			form   url.Values
+			reason string
+		}{"bad signature", url.Values{"SAMLResponse": {"forged"}}, "unknown test response"},
+		struct {
+			name   string
+			form   url.Values
+			reason string
+		}{"existing account not linkable", url.Values{"SAMLResponse": {"deactivated"}}, "not linked"},
+	)
+	var first string
+	for i, c := range cases {
+		if c.name == "bad signature" {
+			enable()
+		}
+		resp := post(c.form)
+		body := string(resp.Body)
+		page := body[:strings.Index(body, "request ")] // the part before the request ID
+		if resp.Status != http.StatusUnauthorized || !strings.Contains(body, "Single sign-on did not succeed") || strings.Contains(body, c.reason) {
+			t.Errorf("%s: %d, page:\n%.600s", c.name, resp.Status, body)
+		}
+		if i == 0 {
+			first = page
+		} else if page != first {
+			t.Errorf("%s: the page differs from the first rejection's", c.name)
+		}
+		for _, ck := range (&http.Response{Header: resp.Header}).Cookies() {
+			if strings.HasSuffix(ck.Name, "glossa_session") && ck.Value != "" {
+				t.Errorf("%s: a session cookie was set", c.name)
+			}
+		}
+		ev := mustAudit(t, ts, f.org.ID, "signin")
+		if ev[0].Outcome != glossa.OutcomeFailure || !strings.Contains(ev[0].Reason, c.reason) || ev[0].RequestID != resp.Header.Get("X-Request-ID") {
+			t.Errorf("%s: audit = %+v", c.name, ev[0])
+		}
+	}
+}
