@@ -264,7 +264,7 @@ func TestSSORejectionsLookAlike(t *testing.T) {
 	idp := &fakeIdP{identities: map[string]*glossa.SAMLIdentity{}}
 	ts.Web.SAML = idp
 	ts.As(t, f.owner).Must(t, 200, "POST", "/api/saml/settings", map[string]any{"metadata_xml": idpMetadata, "allow_idp_initiated": false}, nil)
-	idp.identities["deactivated"] = identity("ann-nameid", f.annotat.Email)
+	idp.identities["annotator"] = identity("ann-nameid", f.annotat.Email)
 	post := func(form url.Values) *Response {
 		t.Helper()
 		return ts.Anonymous().SubmitForm(t, "/saml/acme/acs", form)
@@ -275,7 +275,7 @@ func TestSSORejectionsLookAlike(t *testing.T) {
 		reason string
 	}{
 		{"forged signature", url.Values{"SAMLResponse": {"forged"}, "RelayState": {"x"}}, "RelayState names no sign-in"},
-		{"unsolicited", url.Values{"SAMLResponse": {"deactivated"}}, "unsolicited"},
+		{"unsolicited", url.Values{"SAMLResponse": {"annotator"}}, "unsolicited"},
 		{"no response", url.Values{"RelayState": {"x"}}, "no SAMLResponse"},
 		{"oversized", url.Values{"SAMLResponse": {strings.Repeat("A", 600<<10)}}, "could not be read"},
 	}
@@ -293,7 +293,7 @@ func TestSSORejectionsLookAlike(t *testing.T) {
 			name   string
 			form   url.Values
 			reason string
-		}{"existing account not linkable", url.Values{"SAMLResponse": {"deactivated"}}, "not linked"},
+		}{"existing account not linkable", url.Values{"SAMLResponse": {"annotator"}}, "not linked"},
 	)
 	var first string
 	for i, c := range cases {
