@@ -290,7 +290,11 @@ func (s *Server) principalFromToken(ctx context.Context, header string) (*glossa
 	if t.RevokedAt != nil || (t.ExpiresAt != nil && !now.Before(*t.ExpiresAt)) {
 		return nil, refused
 	}
-	p, err := s.loadPrincipal(ctx, t.OrgID, t.UserID)
+	org, err := s.Orgs.FindOrganizationByID(ctx, t.OrgID)
+	var p *glossa.Principal
+	if err == nil {
+		p, err = s.loadPrincipal(ctx, org, t.UserID)
+	}
 	if err != nil {
 		if glossa.ErrorCode(err) == glossa.ENOTFOUND || glossa.ErrorCode(err) == glossa.EUNAUTHORIZED {
 			return nil, refused
@@ -324,7 +328,7 @@ func (s *Server) principalFromSession(ctx context.Context, id string) (*glossa.P
 		_ = s.Sessions.DeleteSession(ctx, hash)
 		return nil, nil, glossa.Errorf(glossa.EUNAUTHORIZED, "Your session has expired. Sign in again.")
 	}
-	p, err := s.loadPrincipal(ctx, sess.OrgID, sess.UserID)
+	p, err := s.loadPrincipal(ctx, org, sess.UserID)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -338,26 +342,23 @@ func (s *Server) principalFromSession(ctx context.Context, id string) (*glossa.P
 	return p, sess, nil
 }
 
-// loadPrincipal loads a member with their role and access. Deactivated
-// members are refused here, so neither sessions nor tokens work for them.
-func (s *Server) loadPrincipal(ctx context.Context, orgID, userID int64) (*glossa.Principal, error) {
-	m, err := s.Members.FindMemberByID(ctx, orgID, userID)
+// loadPrincipal loads a member of org with their role and access.
+// Deactivated members are refused here, so neither sessions nor tokens work
+// for them.
+func (s *Server) loadPrincipal(ctx context.Context, org *glossa.Organization, userID int64) (*glossa.Principal, error) {
+	m, err := s.Members.FindMemberByID(ctx, org.ID, userID)
 	if err != nil {
 		return nil, err
 	}
 	if !m.Role.Active() {
 		return nil, glossa.Errorf(glossa.EUNAUTHORIZED, "This account is deactivated. Ask an administrator of your organization to reactivate it.")
 	}
-	org, err := s.Orgs.FindOrganizationByID(ctx, orgID)
-	if err != nil {
-		return nil, err
-	}
-	access, err := s.Members.FindAccess(ctx, orgID, userID)
+	access, err := s.Members.FindAccess(ctx, org.ID, userID)
 	if err != nil {
 		return nil, err
 	}
 	return &glossa.Principal{
-		OrgID: orgID, OrgSlug: org.Slug, UserID: userID, Email: m.Email, Role: m.Role, Access: access,
+		OrgID: org.ID, OrgSlug: org.Slug, UserID: userID, Email: m.Email, Role: m.Role, Access: access,
 	}, nil
 }
 

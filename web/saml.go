@@ -114,8 +114,8 @@ func samlReason(reason string) string {
 	return truncate(reason, 500)
 }
 
-// ssoOrg resolves {org} to an organization with a SAML connection; both
-// missing look the same.
+// ssoOrg resolves {org} to an organization with a saved SAML connection;
+// both missing look the same.
 func (s *Server) ssoOrg(r *http.Request) (*glossa.Organization, *glossa.SAMLConnection, error) {
 	ctx := r.Context()
 	org, err := s.Orgs.FindOrganizationBySlug(ctx, r.PathValue("org"))
@@ -126,10 +126,9 @@ func (s *Server) ssoOrg(r *http.Request) (*glossa.Organization, *glossa.SAMLConn
 	if err != nil {
 		return nil, nil, err
 	}
-	if conn.MetadataXML == "" {
+	if s.SAML == nil {
 		return nil, nil, glossa.NotFound("SSO connection")
 	}
-	conn.OrgID = org.ID
 	return org, conn, nil
 }
 
@@ -138,7 +137,8 @@ func (s *Server) ssoProvider(r *http.Request) (*glossa.Organization, *glossa.SAM
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	if s.SAML == nil {
+	// Signing in needs the IdP's metadata; the SP metadata does not.
+	if conn.MetadataXML == "" {
 		return nil, nil, nil, glossa.NotFound("SSO connection")
 	}
 	sp, err := s.SAML.Provider(r.Context(), org, conn)
@@ -151,19 +151,11 @@ func (s *Server) ssoProvider(r *http.Request) (*glossa.Organization, *glossa.SAM
 // handleSAMLMetadata serves the organization's SP metadata. It needs a
 // saved connection, not yet the IdP's metadata.
 func (s *Server) handleSAMLMetadata(w http.ResponseWriter, r *http.Request) error {
-	ctx := r.Context()
-	org, err := s.Orgs.FindOrganizationBySlug(ctx, r.PathValue("org"))
+	org, conn, err := s.ssoOrg(r)
 	if err != nil {
 		return err
 	}
-	conn, err := s.SSO.FindSAMLConnection(ctx, org.ID)
-	if err != nil {
-		return err
-	}
-	if s.SAML == nil {
-		return glossa.NotFound("SSO connection")
-	}
-	md, err := s.SAML.SPMetadata(ctx, org, conn)
+	md, err := s.SAML.SPMetadata(r.Context(), org, conn)
 	if err != nil {
 		return err
 	}
@@ -201,6 +193,16 @@ func (s *Server) browserBinding(w http.ResponseWriter, r *http.Request) string {
 	}
 	http.SetCookie(w, c)
 	return v
+}
+
+// takeSAMLRequest takes the pending request named by relay, if this
+// browser (its binding cookie) started it.
+func (s *Server) takeSAMLRequest(r *http.Request, orgID int64, relay string, now time.Time) (*glossa.SAMLRequest, error) {
+	binding := ""
+	if c, err := r.Cookie(bindingCookie(s.secure(r))); err == nil {
+		binding = c.Value
+	}
+	return s.SSO.TakeSAMLRequest(r.Context(), orgID, relay, auth.HashSecret(binding), now)
 }
 
 func randomHandle() string {
@@ -279,11 +281,7 @@ func (s *Server) handleSAMLACS(w http.ResponseWriter, r *http.Request) error {
 	var possibleIDs []string
 	returnTo, purpose := "/projects", glossa.SAMLSignIn
 	if relay != "" {
-		binding := ""
-		if c, err := r.Cookie(bindingCookie(s.secure(r))); err == nil {
-			binding = c.Value
-		}
-		req, err := s.SSO.TakeSAMLRequest(ctx, org.ID, relay, auth.HashSecret(binding), now)
+		req, err := s.takeSAMLRequest(r, org.ID, relay, now)
 		switch {
 		case err == nil && req.Purpose == glossa.SAMLLogout:
 			return reject("RelayState names a logout, not a sign-in")
@@ -609,11 +607,7 @@ func (s *Server) handleSAMLSLO(w http.ResponseWriter, r *http.Request) error {
 	if msg.Form == "" && r.URL.Query().Get("SAMLResponse") == "" {
 		return refuse("neither SAMLRequest nor SAMLResponse")
 	}
-	binding := ""
-	if c, err := r.Cookie(bindingCookie(s.secure(r))); err == nil {
-		binding = c.Value
-	}
-	req, err := s.SSO.TakeSAMLRequest(ctx, org.ID, relay, auth.HashSecret(binding), now)
+	req, err := s.takeSAMLRequest(r, org.ID, relay, now)
 	if glossa.ErrorCode(err) == glossa.ENOTFOUND || (err == nil && req.Purpose != glossa.SAMLLogout) {
 		return refuse("the LogoutResponse answers no logout that this browser started")
 	} else if err != nil {
