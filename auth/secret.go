@@ -1,10 +1,13 @@
 package auth
 
 import (
+	"time"
+
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"github.com/glossa-dev/glossa"
 	"strings"
 )
 
@@ -60,4 +63,13 @@ func TokenPrefix(token string) string {
 		return ""
 	}
 	return rest[:tokenDisplayLen]
+}
+
+// NewAPIToken makes a personal API token for a member: the record to store,
+// which holds only the hash and a display prefix, and the secret itself,
+// to be shown once.
+func NewAPIToken(orgID, userID int64, name string, expiresAt time.Time) (*glossa.APIToken, string) {
+	secret := NewToken()
+	return &glossa.APIToken{OrgID: orgID, UserID: userID, Name: name, Hash: HashSecret(secret),
+		Prefix: TokenPrefix(secret), ExpiresAt: &expiresAt}, secret
 }

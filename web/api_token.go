@@ -29,9 +29,8 @@ func (s *Server) createToken(r *http.Request, p *glossa.Principal, name string, 
 	if lifetime <= 0 || lifetime > maxTokenLifetime {
 		return nil, "", glossa.Errorf(glossa.EINVALID, "A token must expire within 1 to 366 days.")
 	}
-	secret := auth.NewToken()
 	exp := s.Now().Add(lifetime)
-	t := &glossa.APIToken{OrgID: p.OrgID, UserID: p.UserID, Name: name, Hash: auth.HashSecret(secret), Prefix: auth.TokenPrefix(secret), ExpiresAt: &exp}
+	t, secret := auth.NewAPIToken(p.OrgID, p.UserID, name, exp)
 	if err := s.Tokens.CreateToken(r.Context(), t); err != nil {
 		return nil, "", err
 	}

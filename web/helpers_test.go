@@ -134,9 +134,7 @@ func (ts *TestServer) MustMember(tb testing.TB, orgID int64, email string, role 
 // MustToken creates an API token for m directly in the store.
 func (ts *TestServer) MustToken(tb testing.TB, m *glossa.Member) string {
 	tb.Helper()
-	secret := auth.NewToken()
-	exp := ts.Clock.Now().Add(24 * time.Hour)
-	t := &glossa.APIToken{OrgID: m.OrgID, UserID: m.ID, Name: "test", Hash: auth.HashSecret(secret), Prefix: auth.TokenPrefix(secret), ExpiresAt: &exp}
+	t, secret := auth.NewAPIToken(m.OrgID, m.ID, "test", ts.Clock.Now().Add(24*time.Hour))
 	if err := ts.DB.CreateToken(context.Background(), t); err != nil {
 		tb.Fatalf("create token: %v", err)
 	}

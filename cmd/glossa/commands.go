@@ -350,9 +350,8 @@ func tokenCreate(ctx context.Context, args []string, getenv func(string) string,
 	if !m.Role.Active() {
 		return fmt.Errorf("%s is deactivated; reactivate the account first", email)
 	}
-	secretToken := auth.NewToken()
 	exp := time.Now().Add(expires)
-	t := &glossa.APIToken{OrgID: m.OrgID, UserID: m.ID, Name: name, Hash: auth.HashSecret(secretToken), Prefix: auth.TokenPrefix(secretToken), ExpiresAt: &exp}
+	t, secretToken := auth.NewAPIToken(m.OrgID, m.ID, name, exp)
 	if err := db.CreateToken(ctx, t); err != nil {
 		return userError(err)
 	}
