@@ -16,6 +16,13 @@ const (
 	EUNPROCESSABLE = "unprocessable"     // 422: well-formed but semantically wrong (a bad label config)
 	ETOOMANY       = "too_many_requests" // 429: throttled
 	EINTERNAL      = "internal"          // 500: our fault; the detail is logged, never shown
+	// EREAUTH: the person's federated cloud credentials expired or are
+	// missing; signing in through the IdP again gets new ones (401; a
+	// browser is sent through the IdP and back).
+	EREAUTH = "reauthenticate"
+	// EUNAVAILABLE: a service we depend on (the bucket, STS) did not
+	// answer; the request may succeed later (503).
+	EUNAVAILABLE = "unavailable"
 )
 
 // Error is Glossa's error. Message is written for the person who sees it and

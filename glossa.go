@@ -264,6 +264,17 @@ type TaskFilter struct {
 	Cursor    int64
 	Offset    int
 	Limit     int
+	// Visibility, when set, hides tasks that came from per-person storages
+	// unless their folder is one the acting person's credentials may read.
+	Visibility *TaskVisibility
+}
+
+// TaskVisibility says which objects of per-person (federated) storages a
+// person may see. A task that came from one of Storages is shown only if
+// Readable lists its folder for that storage; other tasks are unaffected.
+type TaskVisibility struct {
+	Storages []int64
+	Readable map[int64][]string // storage ID -> readable folders
 }
 
 // TaskImport is one task as Label Studio's import format gives it.

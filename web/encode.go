@@ -18,7 +18,7 @@ func errorStatus(code string) int {
 	switch code {
 	case glossa.EINVALID:
 		return http.StatusBadRequest
-	case glossa.EUNAUTHORIZED:
+	case glossa.EUNAUTHORIZED, glossa.EREAUTH:
 		return http.StatusUnauthorized
 	case glossa.EFORBIDDEN:
 		return http.StatusForbidden
@@ -32,6 +32,8 @@ func errorStatus(code string) int {
 		return http.StatusUnprocessableEntity
 	case glossa.ETOOMANY:
 		return http.StatusTooManyRequests
+	case glossa.EUNAVAILABLE:
+		return http.StatusServiceUnavailable
 	default:
 		return http.StatusInternalServerError
 	}
