@@ -59,8 +59,9 @@ func (c conn) recount(ctx context.Context, taskID, projectID, oldTotal int64) er
 }
 
 // CreateAnnotation stores a on task a.TaskID of a.OrgID, by a.CompletedBy (a
-// member of that organization), fills in its ID, project and times, and
-// updates the task's and project's counters. An empty result is [].
+// member of that organization), fills in its ID, project and times, updates
+// the task's and project's counters and queues the annotation for the
+// project's target storages. An empty result is [].
 func (db *DB) CreateAnnotation(ctx context.Context, a *glossa.Annotation) error {
 	const op = "store.CreateAnnotation"
 	if a == nil {
@@ -87,6 +88,9 @@ func (db *DB) CreateAnnotation(ctx context.Context, a *glossa.Annotation) error 
 			na.OrgID, projectID, na.TaskID, result, na.CompletedBy, na.WasCancelled, na.GroundTruth, na.LeadTime,
 			db.timeValue(now), db.timeValue(now)).Scan(&na.ID)
 		if err != nil {
+			return err
+		}
+		if err := tx.enqueueExportWrites(ctx, &na, db.timeValue(now)); err != nil {
 			return err
 		}
 		return tx.recount(ctx, na.TaskID, projectID, old)
@@ -139,7 +143,8 @@ func (db *DB) FindAnnotations(ctx context.Context, orgID, taskID int64) ([]gloss
 
 // UpdateAnnotation changes the fields of upd that are set, keeps the
 // counters in step (cancelling or restoring an annotation changes them),
-// and returns the annotation as it now is.
+// queues the annotation for the project's target storages again, and
+// returns the annotation as it now is.
 func (db *DB) UpdateAnnotation(ctx context.Context, orgID, id int64, upd glossa.AnnotationUpdate) (*glossa.Annotation, error) {
 	const op = "store.UpdateAnnotation"
 	var sets []string
@@ -173,6 +178,9 @@ func (db *DB) UpdateAnnotation(ctx context.Context, orgID, id int64, upd glossa.
 			" WHERE org_id = ? AND id = ? RETURNING "+annotationColumns, args...))
 		if err != nil {
 			return notFoundIfNoRows(err, "Annotation")
+		}
+		if err := tx.enqueueExportWrites(ctx, a, now); err != nil {
+			return err
 		}
 		return tx.recount(ctx, taskID, projectID, old)
 	})

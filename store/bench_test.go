@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
+	"encoding/json"
 	"encoding/hex"
 	"fmt"
 	"iter"
@@ -307,6 +308,54 @@ func TestImportMemoryBounded(t *testing.T) {
 			if growth > 4<<20 {
 				t.Errorf("the live heap grew by %d KB over 40,000 tasks, want it flat", growth>>10)
 			}
+		})
+	}
+}
+
+// BenchmarkAddStorageObjects stores the tasks of a 200,000-object bucket
+// in batches of 1,000 objects, as a source sync does, then adds the same
+// objects again (a re-sync of an unchanged bucket, which must create
+// nothing), and reports objects per second of each.
+func BenchmarkAddStorageObjects(b *testing.B) {
+	const n, batch = 200_000, 1000
+	ctx := context.Background()
+	for _, e := range engines {
+		b.Run(e.name, func(b *testing.B) {
+			db := openForProcess(b, e)
+			t := MustCreateOrg(b, db, "bench")
+			var first, again time.Duration
+			i := 0
+			for b.Loop() {
+				i++
+				p := MustCreateProject(b, db, t.org.ID, 0, fmt.Sprint("sync ", i))
+				s := &glossa.Storage{OrgID: t.org.ID, ProjectID: p.ID, Type: glossa.StorageSource, Bucket: "b", AuthMode: glossa.AuthStatic}
+				if err := db.CreateStorage(ctx, s); err != nil {
+					b.Fatal(err)
+				}
+				objs := make([]glossa.StorageObject, batch)
+				run := func(wantCreated int64) time.Duration {
+					start := time.Now()
+					for off := 0; off < n; off += batch {
+						for j := range objs {
+							key := fmt.Sprintf("images/%03d/%08d.jpg", (off+j)/2000, off+j)
+							objs[j] = glossa.StorageObject{Key: key, Folder: key[:11],
+								Tasks: []json.RawMessage{json.RawMessage(`{"data":{"image":"s3://b/` + key + `"}}`)}}
+						}
+						created, _, err := db.AddStorageObjects(ctx, s, objs)
+						if err != nil {
+							b.Fatal(err)
+						}
+						if created != wantCreated*int64(batch) {
+							b.Fatalf("created %d tasks in a batch, want %d", created, wantCreated*batch)
+						}
+					}
+					return time.Since(start)
+				}
+				first += run(1)
+				again += run(0)
+			}
+			b.ReportMetric(float64(n*i)/first.Seconds(), "objects/s")
+			b.ReportMetric(float64(n*i)/again.Seconds(), "resync-objects/s")
 		})
 	}
 }

@@ -40,6 +40,11 @@ var conformance = []struct {
 	{"InternalErrorsAreOpaque", testInternalErrorsAreOpaque},
 	{"SAMLConnections", testSAMLConnections},
 	{"SAMLState", testSAMLState},
+	{"Storages", testStorages},
+	{"StorageJobs", testStorageJobs},
+	{"StorageObjects", testStorageObjects},
+	{"ExportOutbox", testExportOutbox},
+	{"PersonCredentials", testPersonCredentials},
 }
 
 func runConformance(t *testing.T, e engine) {

@@ -67,6 +67,22 @@ func (db *DB) FindTasks(ctx context.Context, f glossa.TaskFilter) ([]glossa.Task
 			total = count - labeled
 		}
 	}
+	hidden, hiddenArgs := visibilityCondition(f.Visibility)
+	if hidden != "" {
+		// Subtract the tasks the person may not see: a count over their
+		// links alone (a task has one link at most), by the index on
+		// (storage_id, folder), not over the project.
+		q := "SELECT COUNT(*) FROM storage_links l JOIN tasks t ON t.id = l.task_id WHERE l.org_id = ? AND (" + hidden + ")"
+		args := append([]any{f.OrgID}, hiddenArgs...)
+		if f.Labeled != nil {
+			q, args = q+" AND t.is_labeled = ?", append(args, *f.Labeled)
+		}
+		var n int64
+		if err := r.queryRow(ctx, q, args...).Scan(&n); err != nil {
+			return nil, 0, dbError(op, err)
+		}
+		total -= n
+	}
 	q, args := db.taskPageQuery(f)
 	rows, err := r.query(ctx, q, args...)
 	if err != nil {
@@ -98,6 +114,10 @@ func (db *DB) taskPageQuery(f glossa.TaskFilter) (string, []any) {
 	if f.Labeled != nil {
 		q, args = q+" AND is_labeled = ?", append(args, *f.Labeled)
 	}
+	if hidden, hiddenArgs := visibilityCondition(f.Visibility); hidden != "" {
+		q = q + " AND NOT EXISTS (SELECT 1 FROM storage_links l WHERE l.task_id = tasks.id AND (" + hidden + "))"
+		args = append(args, hiddenArgs...)
+	}
 	order := " ORDER BY project_id DESC, id DESC"
 	if f.Order == glossa.OldestFirst {
 		order = " ORDER BY project_id, id"
@@ -110,6 +130,31 @@ func (db *DB) taskPageQuery(f glossa.TaskFilter) (string, []any) {
 		}
 	}
 	return q + order + " LIMIT ? OFFSET ?", append(args, pageLimit(f.Limit), max(f.Offset, 0))
+}
+
+// visibilityCondition returns the condition on a storage link (alias l)
+// that hides its task from the person v describes: the link is to one of
+// v.Storages and its folder is not one v.Readable lists for it. "" when v
+// hides nothing.
+func visibilityCondition(v *glossa.TaskVisibility) (string, []any) {
+	if v == nil || len(v.Storages) == 0 {
+		return "", nil
+	}
+	var conds []string
+	var args []any
+	for _, id := range v.Storages {
+		readable := v.Readable[id]
+		if len(readable) == 0 {
+			conds, args = append(conds, "l.storage_id = ?"), append(args, id)
+			continue
+		}
+		conds = append(conds, "(l.storage_id = ? AND l.folder NOT IN ("+strings.TrimSuffix(strings.Repeat("?,", len(readable)), ",")+"))")
+		args = append(args, id)
+		for _, f := range readable {
+			args = append(args, f)
+		}
+	}
+	return strings.Join(conds, " OR "), args
 }
 
 // DeleteTask deletes a task of orgID with its annotations and predictions

@@ -26,6 +26,9 @@ func (s *Server) taskFromPath(r *http.Request, p *glossa.Principal, action authz
 	if err != nil {
 		return nil, nil, err
 	}
+	if err := s.checkTaskVisible(r.Context(), p, t); err != nil {
+		return nil, nil, err
+	}
 	return t, pr, nil
 }
 
@@ -101,9 +104,15 @@ func (s *Server) handleTaskList(w http.ResponseWriter, r *http.Request, p *gloss
 		}
 		f.Labeled = &b
 	}
+	if f.Visibility, err = s.taskVisibility(r.Context(), p, pr.ID); err != nil {
+		return err
+	}
 	tasks, total, err := s.Tasks.FindTasks(r.Context(), f)
 	if err != nil {
 		return err
+	}
+	for i := range tasks {
+		rewriteMediaURLs(&tasks[i])
 	}
 	out := map[string]any{"tasks": tasks, "total": total, "total_annotations": pr.AnnotationCount}
 	if len(tasks) == size {
@@ -125,6 +134,7 @@ func (s *Server) handleTaskGet(w http.ResponseWriter, r *http.Request, p *glossa
 	if t.Annotations == nil {
 		t.Annotations = []glossa.Annotation{}
 	}
+	rewriteMediaURLs(t)
 	writeJSON(w, http.StatusOK, t)
 	return nil
 }
@@ -212,6 +222,7 @@ func (s *Server) handleAnnotationCreate(w http.ResponseWriter, r *http.Request, 
 	if err := s.Annotations.CreateAnnotation(r.Context(), a); err != nil {
 		return err
 	}
+	s.Storage.Kick() // the store queued its writes to the target storages
 	writeJSON(w, http.StatusCreated, a)
 	return nil
 }
@@ -265,6 +276,7 @@ func (s *Server) handleAnnotationUpdate(w http.ResponseWriter, r *http.Request, 
 	if err != nil {
 		return err
 	}
+	s.Storage.Kick()
 	writeJSON(w, http.StatusOK, updated)
 	return nil
 }

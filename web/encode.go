@@ -46,6 +46,9 @@ type errorBody struct {
 		Code      string `json:"code"`
 		Message   string `json:"message"`
 		RequestID string `json:"request_id,omitempty"`
+		// Location, on a reauthenticate error, is where to sign in again
+		// for fresh cloud credentials.
+		Location string `json:"location,omitempty"`
 	} `json:"error"`
 }
 
@@ -68,6 +71,9 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	body.Error.Code = code
 	body.Error.Message = glossa.ErrorMessage(err)
 	body.Error.RequestID = glossa.RequestIDFromContext(r.Context())
+	if p := glossa.PrincipalFromContext(r.Context()); p != nil && code == glossa.EREAUTH {
+		body.Error.Location = s.BaseURL.JoinPath(reauthPath(p.OrgSlug, "")).String()
+	}
 	writeJSON(w, errorStatus(code), body)
 }
 

@@ -77,7 +77,7 @@ func MustServer(tb testing.TB, engine string) *TestServer {
 	db.Now = clock.Now
 	srv := &web.Server{
 		Orgs: db, Members: db, Workspaces: db, Projects: db, Tasks: db, Annotations: db,
-		Sessions: db, Tokens: db, Audit: db, SSO: db, DB: db,
+		Sessions: db, Tokens: db, Audit: db, SSO: db, Storages: db, DB: db,
 		Throttle: &auth.Throttle{Store: db, Now: clock.Now},
 		Now:      clock.Now,
 	}
@@ -175,9 +175,12 @@ type Client struct {
 	csrf  string
 }
 
-// AsToken returns a client that authenticates with an API token.
+// AsToken returns a client that authenticates with an API token. Like a
+// browser client it does not follow redirects: tests look at them.
 func (ts *TestServer) AsToken(token string) *Client {
-	return &Client{ts: ts, http: ts.Client(), token: token}
+	hc := *ts.Client()
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &Client{ts: ts, http: &hc, token: token}
 }
 
 // As returns a client for a member, authenticated with a fresh token.

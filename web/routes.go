@@ -64,6 +64,21 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("PATCH /api/annotations/{id}", s.api(s.handleAnnotationUpdate))
 	mux.Handle("DELETE /api/annotations/{id}", s.api(s.handleAnnotationDelete))
 
+	// Cloud storages (source: /api/storages/s3, target:
+	// /api/storages/export/s3), their sync jobs and task media.
+	for _, base := range []string{"/api/storages/s3", "/api/storages/export/s3"} {
+		mux.Handle("GET "+base, s.api(s.handleStorageList))
+		mux.Handle("POST "+base, s.api(s.handleStorageCreate))
+		mux.Handle("POST "+base+"/validate", s.api(s.handleStorageValidate))
+		mux.Handle("GET "+base+"/{id}", s.api(s.handleStorageGet))
+		mux.Handle("PATCH "+base+"/{id}", s.api(s.handleStorageUpdate))
+		mux.Handle("DELETE "+base+"/{id}", s.api(s.handleStorageDelete))
+		mux.Handle("POST "+base+"/{id}/sync", s.api(s.handleStorageSync))
+	}
+	mux.Handle("GET /api/storages/jobs/{id}", s.api(s.handleStorageJobGet))
+	mux.Handle("POST /api/storages/jobs/{id}/cancel", s.api(s.handleStorageJobCancel))
+	mux.Handle("GET /tasks/{id}/presign", s.page(s.handleTaskMedia))
+
 	// The SAML service provider, per organization.
 	mux.Handle("GET /saml/{org}/metadata", s.publicPage(s.handleSAMLMetadata))
 	mux.Handle("GET /saml/{org}/login", s.publicPage(s.handleSAMLLogin))
@@ -104,6 +119,9 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("GET /projects", s.page(s.handleUIProjectList))
 	mux.Handle("POST /projects", s.page(s.handleUIProjectCreate))
 	mux.Handle("GET /projects/{id}", s.page(s.handleUIProjectGet))
+	mux.Handle("GET /projects/{id}/tasks/{task_id}", s.page(s.handleUITaskGet))
+	mux.Handle("POST /projects/{id}/storages/{sid}/sync", s.page(s.handleUIStorageSync))
+	mux.Handle("POST /projects/{id}/storages/{sid}/cancel", s.page(s.handleUIStorageCancel))
 	mux.Handle("GET /workspaces", s.page(s.handleUIWorkspaceList))
 	mux.Handle("POST /workspaces", s.page(s.handleUIWorkspaceCreate))
 	mux.Handle("GET /organization/members", s.page(s.handleUIMemberList))

@@ -369,7 +369,9 @@ func (s *Server) provisionSSO(ctx context.Context, r *http.Request, org *glossa.
 			return nil, err
 		}
 	}
-	return s.Members.FindMemberByID(ctx, org.ID, m.ID)
+	// m is current without reading it again: it was read (or created) by
+	// this sign-in, and syncSSOGrant puts the member it updates back in it.
+	return m, nil
 }
 
 // firstSSOSignIn links or creates the account for a new identity.
@@ -425,22 +427,30 @@ func (s *Server) firstSSOSignIn(ctx context.Context, r *http.Request, org *gloss
 // mappings govern match the grant: the role (never the Owner's), every
 // workspace named in workspaces_groups and every project named in
 // projects_groups. Memberships the mappings do not mention are left alone.
+//
+// It updates m when it changes the role.
 func (s *Server) syncSSOGrant(ctx context.Context, r *http.Request, org *glossa.Organization, conn *glossa.SAMLConnection, m *glossa.Member, g SSOGrant) error {
 	if m.Role != glossa.RoleOwner && g.Role.Valid() && g.Role != glossa.RoleOwner && m.Role != g.Role {
-		if _, err := s.Members.UpdateMemberRole(ctx, org.ID, m.ID, g.Role); err != nil {
+		updated, err := s.Members.UpdateMemberRole(ctx, org.ID, m.ID, g.Role)
+		if err != nil {
 			return err
 		}
 		s.audit(ctx, r, &glossa.AuditEvent{OrgID: org.ID, Action: "role.change", Outcome: glossa.OutcomeSuccess, ActorID: m.ID, ActorEmail: m.Email,
 			TargetType: "user", TargetID: idString(m.ID), Detail: map[string]any{"email": m.Email, "from": m.Role, "to": g.Role, "via": "sso"}})
-		m.Role = g.Role
+		*m = *updated
 	}
-	workspaces, err := s.Workspaces.FindWorkspaces(ctx, glossa.WorkspaceFilter{OrgID: org.ID})
-	if err != nil {
-		return err
+	if len(conn.WorkspacesGroups) == 0 && len(conn.ProjectsGroups) == 0 {
+		return nil // no membership is governed by the mappings
 	}
 	byTitle := map[string]*glossa.Workspace{}
-	for i := range workspaces {
-		byTitle[workspaces[i].Title] = &workspaces[i]
+	if len(conn.WorkspacesGroups) > 0 {
+		workspaces, err := s.Workspaces.FindWorkspaces(ctx, glossa.WorkspaceFilter{OrgID: org.ID})
+		if err != nil {
+			return err
+		}
+		for i := range workspaces {
+			byTitle[workspaces[i].Title] = &workspaces[i]
+		}
 	}
 	access, err := s.Members.FindAccess(ctx, org.ID, m.ID)
 	if err != nil {

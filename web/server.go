@@ -45,7 +45,11 @@ type Server struct {
 	Tokens      glossa.TokenService
 	Audit       glossa.AuditService
 	SSO         glossa.SAMLService
-	Throttle    *auth.Throttle
+	Storages    glossa.StorageService
+	// Storage reaches buckets (validate, visibility, media) and wakes the
+	// background worker; nil answers that cloud storage is not configured.
+	Storage  StorageAccess
+	Throttle *auth.Throttle
 	// SAML builds organizations' SAML service providers; nil disables SSO
 	// sign-in. AfterSSO, if set, runs after each accepted SAML sign-in.
 	SAML     SAMLProviders
@@ -103,6 +107,9 @@ func (s *Server) Handler() http.Handler {
 		if s.BaseURL == nil {
 			s.BaseURL = &url.URL{Scheme: "http", Host: "127.0.0.1:8080"}
 		}
+		if s.Storage == nil {
+			s.Storage = noStorage{}
+		}
 		if s.Metrics == nil {
 			s.Metrics = prometheus.NewRegistry()
 		}
@@ -111,6 +118,28 @@ func (s *Server) Handler() http.Handler {
 	}
 	return s.handler
 }
+
+// noStorage is the StorageAccess of a server without cloud storage.
+type noStorage struct{}
+
+var errNoStorage = glossa.Errorf(glossa.EUNAVAILABLE, "Cloud storage is not configured on this server.")
+
+func (noStorage) SealSecret(*glossa.Storage, string, string) error          { return errNoStorage }
+func (noStorage) CheckAccess(context.Context, *glossa.Storage, int64) error { return errNoStorage }
+func (noStorage) Validate(context.Context, *glossa.Storage, int64) error    { return errNoStorage }
+func (noStorage) CanRead(context.Context, *glossa.Storage, int64, string) (bool, error) {
+	return false, errNoStorage
+}
+func (noStorage) ReadableFolders(context.Context, *glossa.Storage, int64, []string) ([]string, error) {
+	return nil, errNoStorage
+}
+func (noStorage) MediaURL(context.Context, *glossa.Storage, int64, string) (string, error) {
+	return "", errNoStorage
+}
+func (noStorage) OpenMedia(context.Context, *glossa.Storage, int64, string, string) (*Media, error) {
+	return nil, errNoStorage
+}
+func (noStorage) Kick() {}
 
 // SetSetupToken arms first-run setup with a one-time token.
 func (s *Server) SetSetupToken(token string) {

@@ -113,6 +113,9 @@ type pageData struct {
 	Error     string
 	RequestID string
 	Data      any
+	// Refresh, when set, reloads the page after that many seconds (a page
+	// that shows a running job's progress).
+	Refresh int
 }
 
 // NotActivated tells the layout to explain why a signed-in person sees
@@ -137,6 +140,8 @@ var notices = map[string]string{
 	"role-changed":      "Role saved. It applies from the member's next request.",
 	"member-added":      "Member added. Give them their email and initial password so they can sign in.",
 	"token-revoked":     "Token revoked. Scripts that use it now get 401 errors.",
+	"sync-queued":       "Sync queued. Its progress shows below and updates by itself.",
+	"sync-canceled":     "Cancellation requested. The sync stops after its current batch.",
 }
 
 // newPage starts the data of a page for p, who may be nil (sign-in, setup
@@ -271,9 +276,17 @@ func (s *Server) page(h pageHandler) http.Handler {
 			return
 		}
 		if err := h(w, r, p); err != nil {
-			if glossa.ErrorCode(err) == glossa.EUNAUTHORIZED {
+			switch glossa.ErrorCode(err) {
+			case glossa.EUNAUTHORIZED:
 				s.redirectToLogin(w, r)
 				return
+			case glossa.EREAUTH:
+				// Fresh cloud credentials come with a new SAML response:
+				// through the IdP (silent while its session lives) and back.
+				if r.Method == http.MethodGet || r.Method == http.MethodHead {
+					http.Redirect(w, r, reauthPath(p.OrgSlug, r.URL.RequestURI()), http.StatusSeeOther)
+					return
+				}
 			}
 			s.writeErrorPage(w, r, err)
 		}

@@ -3,8 +3,10 @@ package web
 // Projects, one project's tasks, and workspaces.
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/url"
+	"sort"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -132,6 +134,17 @@ type projectData struct {
 	CanImport      bool
 	ImportURL      string
 	Exports        []exportLink
+	Storages       []storageRow
+}
+
+// storageRow is one storage on the project page, with its sync progress
+// and, in per-person modes, whether the viewer's own credentials work.
+type storageRow struct {
+	glossa.Storage
+	Job         *glossa.StorageJob
+	Export      *glossa.ExportWriteCounts
+	AccessError string
+	Running     bool
 }
 
 // tasksPerPage is how many tasks a project page lists.
@@ -175,6 +188,9 @@ func (s *Server) handleUIProjectGet(w http.ResponseWriter, r *http.Request, p *g
 				return err
 			}
 		}
+		if f.Visibility, err = s.taskVisibility(r.Context(), p, pr.ID); err != nil {
+			return err
+		}
 		tasks, total, err := s.Tasks.FindTasks(r.Context(), f)
 		if err != nil {
 			return err
@@ -200,6 +216,16 @@ func (s *Server) handleUIProjectGet(w http.ResponseWriter, r *http.Request, p *g
 		}
 	}
 	pd := s.newPage(r, p, pr.Title)
+	if authz.Can(p, authz.StorageManage, res) == authz.Allow {
+		if data.Storages, err = s.storageRows(r, p, pr.ID); err != nil {
+			return err
+		}
+		for _, row := range data.Storages {
+			if row.Running {
+				pd.Refresh = 3
+			}
+		}
+	}
 	pd.Data = data
 	s.render(w, r, http.StatusOK, "project", pd)
 	return nil
@@ -268,5 +294,171 @@ func (s *Server) handleUIWorkspaceCreate(w http.ResponseWriter, r *http.Request,
 		return s.renderWorkspaces(w, r, p, errorStatus(glossa.ErrorCode(err)), form, glossa.ErrorMessage(err))
 	}
 	http.Redirect(w, r, "/workspaces?notice=workspace-created", http.StatusSeeOther)
+	return nil
+}
+
+// storageRows loads the project's storages with their progress for the
+// project page.
+func (s *Server) storageRows(r *http.Request, p *glossa.Principal, projectID int64) ([]storageRow, error) {
+	ctx := r.Context()
+	list, err := s.Storages.FindStorages(ctx, glossa.StorageFilter{OrgID: p.OrgID, ProjectID: projectID})
+	if err != nil {
+		return nil, err
+	}
+	rows := make([]storageRow, 0, len(list))
+	for _, st := range list {
+		row := storageRow{Storage: st}
+		if st.LastSyncJob != nil {
+			if j, err := s.Storages.FindStorageJob(ctx, p.OrgID, *st.LastSyncJob); err == nil {
+				row.Job = j
+				row.Running = !j.Status.Done()
+			}
+		}
+		if st.Type == glossa.StorageTarget {
+			if c, err := s.Storages.CountExportWrites(ctx, p.OrgID, st.ID); err == nil {
+				row.Export = &c
+			}
+		}
+		if st.AuthMode.PerPerson() {
+			if err := s.Storage.CheckAccess(ctx, &st, p.UserID); err != nil {
+				row.AccessError = glossa.ErrorMessage(err)
+			}
+		}
+		rows = append(rows, row)
+	}
+	return rows, nil
+}
+
+// uiStorage loads storage {sid} of project {id} for a page form.
+func (s *Server) uiStorage(r *http.Request, p *glossa.Principal) (*glossa.Storage, error) {
+	pr, err := s.projectFromPath(r, p, authz.StorageManage)
+	if err != nil {
+		return nil, err
+	}
+	sid, err := pathID(r, "sid")
+	if err != nil {
+		return nil, err
+	}
+	st, err := s.Storages.FindStorageByID(r.Context(), p.OrgID, sid)
+	if err != nil {
+		return nil, err
+	}
+	if st.ProjectID != pr.ID {
+		return nil, glossa.NotFound("Storage")
+	}
+	return st, nil
+}
+
+// handleUIStorageSync queues a sync from the project page.
+func (s *Server) handleUIStorageSync(w http.ResponseWriter, r *http.Request, p *glossa.Principal) error {
+	st, err := s.uiStorage(r, p)
+	if err != nil {
+		return err
+	}
+	if st.AuthMode.PerPerson() {
+		if err := s.Storage.CheckAccess(r.Context(), st, p.UserID); err != nil {
+			if glossa.ErrorCode(err) == glossa.EREAUTH {
+				// Sign in again, then come back to the project page.
+				http.Redirect(w, r, reauthPath(p.OrgSlug, "/projects/"+idString(st.ProjectID)), http.StatusSeeOther)
+				return nil
+			}
+			return err
+		}
+	}
+	j := &glossa.StorageJob{OrgID: p.OrgID, StorageID: st.ID, Type: st.Type, RequestedBy: p.UserID, Status: glossa.SyncQueued, CreatedAt: s.Now()}
+	if err := s.Storages.CreateStorageJob(r.Context(), j); err != nil {
+		return err
+	}
+	s.Storage.Kick()
+	s.audit(r.Context(), r, &glossa.AuditEvent{OrgID: p.OrgID, Action: "storage.sync", Outcome: glossa.OutcomeSuccess,
+		TargetType: "storage", TargetID: idString(st.ID), Detail: map[string]any{"job": j.ID}})
+	http.Redirect(w, r, "/projects/"+idString(st.ProjectID)+"?notice=sync-queued#storages", http.StatusSeeOther)
+	return nil
+}
+
+// handleUIStorageCancel stops the storage's running sync.
+func (s *Server) handleUIStorageCancel(w http.ResponseWriter, r *http.Request, p *glossa.Principal) error {
+	st, err := s.uiStorage(r, p)
+	if err != nil {
+		return err
+	}
+	if st.LastSyncJob == nil {
+		return glossa.Errorf(glossa.ECONFLICT, "This storage has no sync to cancel.")
+	}
+	if _, err := s.Storages.CancelStorageJob(r.Context(), p.OrgID, *st.LastSyncJob); err != nil {
+		return err
+	}
+	http.Redirect(w, r, "/projects/"+idString(st.ProjectID)+"?notice=sync-canceled#storages", http.StatusSeeOther)
+	return nil
+}
+
+// mediaItem is one field of a task's data on the task page.
+type mediaItem struct {
+	Name  string
+	Text  string
+	Image string // a media link, for s3:// references and image URLs
+}
+
+type taskPageData struct {
+	Project     *glossa.Project
+	Task        *glossa.Task
+	Fields      []mediaItem
+	Annotations int
+}
+
+// handleUITaskGet shows one task with its media. A task from a per-person
+// storage shows only if the viewer's credentials may read its object;
+// expired credentials send the browser through the IdP and back here.
+func (s *Server) handleUITaskGet(w http.ResponseWriter, r *http.Request, p *glossa.Principal) error {
+	pr, err := s.projectFromPath(r, p, authz.TaskView)
+	if err != nil {
+		return err
+	}
+	tid, err := pathID(r, "task_id")
+	if err != nil {
+		return err
+	}
+	t, err := s.Tasks.FindTaskByID(r.Context(), p.OrgID, tid)
+	if err != nil {
+		return err
+	}
+	if t.ProjectID != pr.ID {
+		return glossa.NotFound("Task")
+	}
+	if err := s.checkTaskVisible(r.Context(), p, t); err != nil {
+		return err
+	}
+	var data map[string]any
+	_ = json.Unmarshal(t.Data, &data) // stored data is always a JSON object
+	names := make([]string, 0, len(data))
+	for k := range data {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	page := taskPageData{Project: pr, Task: t, Annotations: t.TotalAnnotations}
+	for _, k := range names {
+		item := mediaItem{Name: k}
+		switch v := data[k].(type) {
+		case string:
+			if strings.HasPrefix(v, "s3://") {
+				item.Image = mediaLink(t.ID, v)
+			} else {
+				item.Text = v
+			}
+		default:
+			b, _ := json.Marshal(v)
+			item.Text = string(b)
+		}
+		page.Fields = append(page.Fields, item)
+	}
+	// Presigned media comes from the buckets' own origins.
+	storages, err := s.Storages.FindStorages(r.Context(), glossa.StorageFilter{OrgID: p.OrgID, ProjectID: pr.ID, Type: glossa.StorageSource})
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Security-Policy", contentSecurityPolicy(mediaOrigins(storages)))
+	pd := s.newPage(r, p, "Task "+idString(t.ID))
+	pd.Data = page
+	s.render(w, r, http.StatusOK, "task", pd)
 	return nil
 }

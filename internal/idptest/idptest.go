@@ -119,6 +119,10 @@ type Options struct {
 	NameIDFormat string
 	// Users who can sign in; nil means DefaultUsers().
 	Users []User
+	// Audiences are added to the assertion's AudienceRestriction beside
+	// the SP's entity ID, as an IdP does for a response that is also
+	// redeemed at AWS STS (urn:amazon:webservices). SimpleSAMLphp only.
+	Audiences []string
 }
 
 // User is a person the IdP knows. Attributes are released under these
@@ -132,6 +136,9 @@ type User struct {
 	FirstName string   `json:"firstName"`
 	LastName  string   `json:"lastName"`
 	Groups    []string `json:"groups"`
+	// Attributes are released as well, under their own names (such as
+	// AWS's https://aws.amazon.com/SAML/Attributes/Role). SimpleSAMLphp only.
+	Attributes map[string][]string `json:"attributes,omitempty"`
 }
 
 // DefaultUsers returns the users an IdP has unless Options.Users says

@@ -66,6 +66,9 @@ func StartSimpleSAMLphp(tb testing.TB, sp SP, opts Options) *IdP {
 		"sign.logout":           true,
 		"attributes.NameFormat": "urn:oasis:names:tc:SAML:2.0:attrname-format:basic",
 	}
+	if len(opts.Audiences) > 0 {
+		spOptions["audience"] = opts.Audiences
+	}
 
 	logFile := filepath.Join(dir, "log", "php-server.log")
 	sspLog := filepath.Join(dir, "log", "simplesamlphp.log")

@@ -22,6 +22,9 @@ foreach ($glossa['users'] as $u) {
     if (!empty($u['groups'])) {
         $attributes['groups'] = $u['groups'];
     }
+    foreach ($u['attributes'] ?? [] as $name => $values) {
+        $attributes[$name] = $values;
+    }
     // exampleauth:UserPass keys users by "username:password" and splits at
     // the first colon, so a username must not contain one (Go checks).
     $users[$u['username'] . ':' . $u['password']] = $attributes;
