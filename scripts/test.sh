@@ -65,6 +65,10 @@ trap cleanup EXIT
 export GLOSSA_TEST_POSTGRES="postgres://postgres@127.0.0.1:$port/postgres?sslmode=disable"
 export GLOSSA_TEST_REQUIRE_ALL=1
 export GLOSSA_TEST_CHROMIUM=${GLOSSA_TEST_CHROMIUM:-$(command -v chromium || true)}
+# SeaweedFS, the S3 store (with IAM roles and AssumeRole) of the storage
+# tests: built from its pinned module once per machine (about ten minutes
+# cold), then cached.
+export GLOSSA_TEST_WEED=${GLOSSA_TEST_WEED:-$(scripts/weed.sh)}
 
 if [ "$mode" = bench ]; then
 	{

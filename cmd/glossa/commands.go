@@ -72,6 +72,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	defer db.Close()
 
 	fetcher := &saml.MetadataFetcher{AllowPrivate: cfg.MetadataAllowPrivate}
+	storage := newStorage(&cfg, db, sealer, logger)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	srv := &web.Server{
@@ -84,6 +85,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		Metrics:    reg,
 		BaseURL:    cfg.baseURL(),
 		TrustProxy: cfg.TrustProxy,
+		Storage:    storage,
+		AfterSSO:   storage.broker.AfterSSO,
 	}
 	n, err := db.CountOrganizations(ctx)
 	if err != nil {
@@ -96,6 +99,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	go purgeSessions(ctx, db, logger)
 	go refreshMetadata(ctx, db, fetcher, logger)
+	go purgeCredentials(ctx, db, logger)
+	go storage.conn.Run(ctx)
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w (is another server running there? choose another with --addr)", cfg.Addr, err)

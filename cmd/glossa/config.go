@@ -27,6 +27,12 @@ type Config struct {
 	// MetadataAllowPrivate lets IdP metadata URLs point at private and
 	// loopback addresses and use plain HTTP (an IdP on an internal network).
 	MetadataAllowPrivate bool
+	// STSEndpoint is the AWS STS endpoint of storages that name none
+	// ("" means AWS's regional endpoint for the storage's region).
+	STSEndpoint string
+	// Glossa's own AWS identity for the assume_role and broker storage
+	// modes; environment only, so that the secret never shows in ps.
+	AWSAccessKeyID, AWSSecretAccessKey, AWSSessionToken string
 }
 
 // bindDB registers the flags every command that opens the database shares.
@@ -44,6 +50,11 @@ func (c *Config) bindServe(fs *flag.FlagSet, getenv func(string) string) {
 	fs.BoolVar(&c.TrustProxy, "trust-proxy", getenv("GLOSSA_TRUST_PROXY") == "true", "take client addresses from X-Forwarded-For (env GLOSSA_TRUST_PROXY=true)")
 	fs.BoolVar(&c.MetadataAllowPrivate, "metadata-allow-private", getenv("GLOSSA_METADATA_ALLOW_PRIVATE") == "true",
 		"let IdP metadata URLs use plain HTTP and private addresses (env GLOSSA_METADATA_ALLOW_PRIVATE=true)")
+	fs.StringVar(&c.STSEndpoint, "sts-endpoint", getenv("GLOSSA_STS_ENDPOINT"),
+		"AWS STS endpoint for storages that set none, e.g. https://sts.eu-west-1.amazonaws.com (env GLOSSA_STS_ENDPOINT; default: the storage region's)")
+	c.AWSAccessKeyID = getenv("GLOSSA_AWS_ACCESS_KEY_ID")
+	c.AWSSecretAccessKey = getenv("GLOSSA_AWS_SECRET_ACCESS_KEY")
+	c.AWSSessionToken = getenv("GLOSSA_AWS_SESSION_TOKEN")
 }
 
 func envOr(getenv func(string) string, key, def string) string {
@@ -84,6 +95,14 @@ func (c *Config) Validate(serving bool) error {
 			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
 				errs = append(errs, fmt.Errorf("--base-url: %q must be an http(s) URL without a path, e.g. https://glossa.example.com", c.BaseURL))
 			}
+		}
+		if c.STSEndpoint != "" {
+			if u, err := url.Parse(c.STSEndpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				errs = append(errs, fmt.Errorf("--sts-endpoint: %q must be an http(s) URL, e.g. https://sts.eu-west-1.amazonaws.com", c.STSEndpoint))
+			}
+		}
+		if (c.AWSAccessKeyID == "") != (c.AWSSecretAccessKey == "") {
+			errs = append(errs, errors.New("GLOSSA_AWS_ACCESS_KEY_ID and GLOSSA_AWS_SECRET_ACCESS_KEY: set both or neither"))
 		}
 	}
 	return errors.Join(errs...)

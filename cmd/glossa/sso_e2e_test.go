@@ -43,12 +43,23 @@ type e2eServer struct {
 
 func startE2EServer(t *testing.T) *e2eServer {
 	t.Helper()
+	s, _ := startE2EServerEnv(t, nil)
+	return s
+}
+
+// startE2EServerEnv is startE2EServer with more environment; it returns
+// the whole environment too, for CLI commands against the same server.
+func startE2EServerEnv(t *testing.T, extra map[string]string) (*e2eServer, map[string]string) {
+	t.Helper()
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	addr := ln.Addr().String()
 	ln.Close()
 	dir := t.TempDir()
 	env := map[string]string{"GLOSSA_DB": "sqlite:" + filepath.Join(dir, "g.db"), "GLOSSA_DATA_DIR": filepath.Join(dir, "data"),
 		"GLOSSA_ADDR": addr, "GLOSSA_BASE_URL": "http://" + addr, "GLOSSA_LOG_LEVEL": "warn"}
+	for k, v := range extra {
+		env[k] = v
+	}
 	if _, _, err := runCLI(t, env, "org", "create", "--name", "Acme", "--slug", "acme", "--owner-email", "owner@example.com", "--owner-password", "owner password 1"); err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +87,12 @@ func startE2EServer(t *testing.T) *e2eServer {
 			t.Fatalf("server did not start:\n%s", logs.String())
 		}
 	}
-	return s
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("server log:\n%s", logs.String())
+		}
+	})
+	return s, env
 }
 
 // api calls the JSON API as the Owner.

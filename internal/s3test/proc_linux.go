@@ -1,0 +1,7 @@
+package s3test
+
+import "syscall"
+
+func setParentDeathSignal(attr *syscall.SysProcAttr) {
+	attr.Pdeathsig = syscall.SIGKILL
+}
