@@ -4,7 +4,9 @@
 // with Glossa's validation policy, the attribute presets and the group
 // mapping, and single logout. It does no I/O of its own: the database-backed
 // replay cache comes in through the one-method ReplayCache interface, and
-// everything else is a plain value.
+// everything else is a plain value. Cache keeps each organization's built
+// ServiceProvider between requests (its keys unsealed and checked, its IdP
+// metadata read), used only while everything it was built from is unchanged.
 //
 // # Library choice: github.com/crewjam/saml v0.5.2, exactly
 //
