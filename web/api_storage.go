@@ -30,8 +30,6 @@ type StorageAccess interface {
 	CheckAccess(ctx context.Context, s *glossa.Storage, userID int64) error
 	// Validate checks the settings with real calls and explains what is wrong.
 	Validate(ctx context.Context, s *glossa.Storage, userID int64) error
-	// CanRead decides whether userID may read one object.
-	CanRead(ctx context.Context, s *glossa.Storage, userID int64, key string) (bool, error)
 	// ReadableFolders returns the folders of s that userID may read.
 	ReadableFolders(ctx context.Context, s *glossa.Storage, userID int64, folders []string) ([]string, error)
 	// MediaURL presigns a GET of key, valid no longer than the credentials.

@@ -71,7 +71,11 @@ func (s *Server) taskVisibility(ctx context.Context, p *glossa.Principal, projec
 }
 
 // checkTaskVisible hides a task whose object p's credentials may not read:
-// it is ENOTFOUND, exactly like a task that does not exist.
+// it is ENOTFOUND, exactly like a task that does not exist. It decides by
+// the object's folder, as task lists do, so a task is openable exactly when
+// it is listed, and the decision the list made (cached until the
+// credentials expire) answers without a call to the bucket: saving an
+// annotation does not depend on S3 being up.
 func (s *Server) checkTaskVisible(ctx context.Context, p *glossa.Principal, t *glossa.Task) error {
 	link, err := s.Storages.FindStorageLink(ctx, p.OrgID, t.ID)
 	if glossa.ErrorCode(err) == glossa.ENOTFOUND {
@@ -84,14 +88,14 @@ func (s *Server) checkTaskVisible(ctx context.Context, p *glossa.Principal, t *g
 	if err != nil || !st.AuthMode.PerPerson() {
 		return err
 	}
-	ok, err := s.Storage.CanRead(ctx, st, p.UserID, link.Key)
+	readable, err := s.Storage.ReadableFolders(ctx, st, p.UserID, []string{link.Folder})
 	if glossa.ErrorCode(err) == glossa.EFORBIDDEN {
-		ok, err = false, nil
+		readable, err = nil, nil
 	}
 	if err != nil {
 		return err
 	}
-	if !ok {
+	if len(readable) == 0 {
 		return glossa.NotFound("Task")
 	}
 	return nil

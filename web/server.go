@@ -127,9 +127,6 @@ var errNoStorage = glossa.Errorf(glossa.EUNAVAILABLE, "Cloud storage is not conf
 func (noStorage) SealSecret(*glossa.Storage, string, string) error          { return errNoStorage }
 func (noStorage) CheckAccess(context.Context, *glossa.Storage, int64) error { return errNoStorage }
 func (noStorage) Validate(context.Context, *glossa.Storage, int64) error    { return errNoStorage }
-func (noStorage) CanRead(context.Context, *glossa.Storage, int64, string) (bool, error) {
-	return false, errNoStorage
-}
 func (noStorage) ReadableFolders(context.Context, *glossa.Storage, int64, []string) ([]string, error) {
 	return nil, errNoStorage
 }

@@ -40,10 +40,6 @@ func (a storageAccess) Validate(ctx context.Context, s *glossa.Storage, userID i
 	return a.conn.Validate(ctx, s, userID)
 }
 
-func (a storageAccess) CanRead(ctx context.Context, s *glossa.Storage, userID int64, key string) (bool, error) {
-	return a.conn.CanRead(ctx, s, userID, key)
-}
-
 func (a storageAccess) ReadableFolders(ctx context.Context, s *glossa.Storage, userID int64, folders []string) ([]string, error) {
 	return a.conn.ReadableFolders(ctx, s, userID, folders)
 }

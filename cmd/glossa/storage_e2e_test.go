@@ -16,6 +16,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
+
+	"github.com/glossa-dev/glossa/internal/browsertest"
 	"github.com/glossa-dev/glossa/internal/idptest"
 	"github.com/glossa-dev/glossa/internal/s3test"
 	"github.com/glossa-dev/glossa/internal/stsemu"
@@ -97,12 +100,15 @@ type federatedRig struct {
 	srv  *e2eServer
 	env  map[string]string
 	acs  string
+	ws   int64
 	proj int64
 	imgA []byte
 	imgB []byte
 }
 
-func startFederatedRig(t *testing.T) *federatedRig {
+// startFederatedRig starts the rig; SeaweedFS sessions last at most
+// maxSession (0: 12 hours).
+func startFederatedRig(t *testing.T, maxSession time.Duration) *federatedRig {
 	t.Helper()
 	r := &federatedRig{imgA: pngBytes(t, color.RGBA{200, 0, 0, 255}), imgB: pngBytes(t, color.RGBA{0, 0, 200, 255})}
 	r.s3 = s3test.Start(t, s3test.Config{
@@ -112,7 +118,7 @@ func startFederatedRig(t *testing.T) *federatedRig {
 			{Name: "Curator", Policy: curatorPolicy},
 		},
 		Buckets:          []string{scans, exports},
-		MaxSessionLength: federatedSession,
+		MaxSessionLength: maxSession,
 	})
 	r.s3.Put(t, scans, "teamA/1.png", r.imgA)
 	r.s3.Put(t, scans, "teamA/2.png", r.imgA)
@@ -159,9 +165,16 @@ func startFederatedRig(t *testing.T) *federatedRig {
 	r.sts = httptest.NewServer(r.emu)
 	t.Cleanup(r.sts.Close)
 
-	ws := r.srv.api(t, "POST", "/api/workspaces", map[string]any{"title": "Scans"}, 201)
-	r.proj = int64(r.srv.api(t, "POST", "/api/projects", map[string]any{"title": "Scans", "workspace": ws["id"]}, 201)["id"].(float64))
+	r.ws = int64(r.srv.api(t, "POST", "/api/workspaces", map[string]any{"title": "Scans"}, 201)["id"].(float64))
+	r.proj = r.project(t, "Scans")
 	return r
+}
+
+// project creates a project in the rig's workspace, which the IdP groups
+// give everyone.
+func (r *federatedRig) project(t *testing.T, title string) int64 {
+	t.Helper()
+	return int64(r.srv.api(t, "POST", "/api/projects", map[string]any{"title": title, "workspace": r.ws}, 201)["id"].(float64))
 }
 
 // storage is the body of a storage of the rig's buckets.
@@ -232,10 +245,16 @@ func (r *federatedRig) call(t *testing.T, p *person, method, path string, body a
 	return resp.StatusCode, out, resp.Header
 }
 
-// tasks lists the project's tasks as p sees them: task ID → image link.
+// tasks lists the rig's project's tasks as p sees them: task ID → image link.
 func (r *federatedRig) tasks(t *testing.T, p *person) (map[int64]string, float64) {
 	t.Helper()
-	status, body, _ := r.call(t, p, "GET", fmt.Sprintf("/api/tasks?project=%d&page_size=100", r.proj), nil)
+	return r.projectTasks(t, p, r.proj)
+}
+
+// projectTasks lists a project's tasks as p sees them.
+func (r *federatedRig) projectTasks(t *testing.T, p *person, project int64) (map[int64]string, float64) {
+	t.Helper()
+	status, body, _ := r.call(t, p, "GET", fmt.Sprintf("/api/tasks?project=%d&page_size=100", project), nil)
 	if status != 200 {
 		t.Fatalf("%s's task list = %d %v", p.name, status, body)
 	}
@@ -291,7 +310,8 @@ func fetch(t *testing.T, rawURL string, token string) (int, []byte, string) {
 // decide which tasks each one sees, which media each one can fetch and
 // where each one's exports land.
 func TestFederatedStorage(t *testing.T) {
-	r := startFederatedRig(t)
+	t.Parallel()
+	r := startFederatedRig(t, federatedSession)
 	owner := &person{name: "owner", token: r.srv.token}
 
 	// The source takes each person's asserted role for the provider (no
@@ -490,5 +510,197 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+// sync queues a sync of a source storage as p and waits for its job.
+func (r *federatedRig) sync(t *testing.T, p *person, storageID any) map[string]any {
+	t.Helper()
+	if status, body, _ := r.call(t, p, "POST", fmt.Sprintf("/api/storages/s3/%v/sync", storageID), nil); status != 200 {
+		t.Fatalf("%s's sync of storage %v = %d %v", p.name, storageID, status, body)
+	}
+	return r.waitJob(t, p, storageID)
+}
+
+// create creates a storage (path is s3 or export/s3) and returns its ID.
+func (r *federatedRig) create(t *testing.T, p *person, path string, fields map[string]any) any {
+	t.Helper()
+	status, body, _ := r.call(t, p, "POST", "/api/storages/"+path, r.storage(fields))
+	if status != 201 {
+		t.Fatalf("create storage %v = %d %v", fields, status, body)
+	}
+	return body["id"]
+}
+
+// TestStorageModes: broker mode gives the same per-team separation as
+// saml_federated, through Glossa's own principal and the role each
+// person's IdP groups map to; the shared modes (static keys, assume_role)
+// give everyone the storage's view; and neither STS nor S3 being down
+// loses an annotation or a sign-in.
+func TestStorageModes(t *testing.T) {
+	t.Parallel()
+	r := startFederatedRig(t, 0)
+	owner := &person{name: "owner", token: r.srv.token}
+	alice, bob, carol := &person{name: "alice"}, &person{name: "bob"}, &person{name: "carol"}
+
+	// Broker: storages exist before the sign-ins, which obtain each
+	// person's session for them. AssumeRole is SeaweedFS's own STS (the
+	// emulator only does AssumeRoleWithSAML); on AWS both are one endpoint.
+	brokerProject := r.project(t, "Broker")
+	brokerRoles := [][]string{{roleARN("TeamA"), "team-a"}, {roleARN("TeamB"), "team-b"}, {roleARN("Curator"), "curators"}}
+	broker := r.create(t, owner, "s3", map[string]any{"project": brokerProject, "bucket": scans, "use_blob_urls": true,
+		"recursive_scan": true, "auth_mode": "broker", "broker_roles": brokerRoles, "sts_endpoint": r.s3.Endpoint})
+	brokerTarget := r.create(t, owner, "export/s3", map[string]any{"project": brokerProject, "bucket": exports,
+		"prefix": "teamB/", "auth_mode": "broker", "broker_roles": brokerRoles, "sts_endpoint": r.s3.Endpoint})
+	for _, p := range []*person{alice, bob, carol} {
+		r.signIn(t, p, "/projects")
+	}
+	if job := r.sync(t, carol, broker); job["status"] != "completed" || job["created"] != float64(3) {
+		t.Fatalf("broker sync: %v", job)
+	}
+	aliceTasks, _ := r.projectTasks(t, alice, brokerProject)
+	bobTasks, _ := r.projectTasks(t, bob, brokerProject)
+	if len(aliceTasks) != 2 || len(bobTasks) != 1 {
+		t.Fatalf("broker mode: alice sees %d tasks, bob %d", len(aliceTasks), len(bobTasks))
+	}
+	for id, link := range bobTasks {
+		status, _, presigned := fetch(t, r.srv.base+link, bob.token)
+		if status != http.StatusSeeOther {
+			t.Fatalf("bob's media = %d", status)
+		}
+		if status, img, _ := fetch(t, presigned, ""); status != 200 || !bytes.Equal(img, r.imgB) {
+			t.Fatalf("bob's presigned URL = %d", status)
+		}
+		if status, _, _ := fetch(t, r.srv.base+link, alice.token); status != 404 {
+			t.Fatalf("alice fetching bob's media in broker mode = %d", status)
+		}
+		// Bob may write under teamB/: his annotation lands there.
+		status, ann, _ := r.call(t, bob, "POST", fmt.Sprintf("/api/tasks/%d/annotations", id), map[string]any{"result": []any{}})
+		if status != 201 {
+			t.Fatalf("bob's annotation = %d", status)
+		}
+		waitFor(t, 20*time.Second, "bob's broker-mode export", func() bool {
+			_, err := r.s3.Get(t, exports, fmt.Sprintf("teamB/%v", ann["id"]))
+			return err == nil
+		})
+	}
+	_, st, _ := r.call(t, owner, "GET", fmt.Sprintf("/api/storages/export/s3/%v", brokerTarget), nil)
+	if export := st["export"].(map[string]any); export["written"] != float64(1) {
+		t.Fatalf("broker target outbox: %v", export)
+	}
+
+	// Shared modes: static keys and Glossa's principal assuming a role;
+	// the Owner, who has no IdP session, syncs and sees everything.
+	for _, mode := range []map[string]any{
+		{"auth_mode": "static", "aws_access_key_id": r.s3.AdminKey, "aws_secret_access_key": r.s3.AdminSecret},
+		{"auth_mode": "assume_role", "role_arn": roleARN("Curator"), "external_id": "glossa-test", "sts_endpoint": r.s3.Endpoint},
+	} {
+		project := r.project(t, fmt.Sprint(mode["auth_mode"]))
+		mode["project"], mode["bucket"], mode["use_blob_urls"], mode["recursive_scan"] = project, scans, true, true
+		id := r.create(t, owner, "s3", mode)
+		if job := r.sync(t, owner, id); job["status"] != "completed" || job["created"] != float64(3) {
+			t.Fatalf("%s sync: %v", mode["auth_mode"], job)
+		}
+		tasks, total := r.projectTasks(t, alice, project)
+		if len(tasks) != 3 || total != 3 {
+			t.Fatalf("%s: alice sees %d tasks", mode["auth_mode"], len(tasks))
+		}
+		for _, link := range tasks {
+			status, _, presigned := fetch(t, r.srv.base+link, alice.token)
+			if status != http.StatusSeeOther {
+				t.Fatalf("%s media = %d", mode["auth_mode"], status)
+			}
+			if status, _, _ := fetch(t, presigned, ""); status != 200 {
+				t.Fatalf("%s presigned URL = %d", mode["auth_mode"], status)
+			}
+		}
+	}
+	// The secret never comes back.
+	_, list, _ := r.call(t, owner, "GET", "/api/storages/s3", nil)
+	if raw, _ := json.Marshal(list); bytes.Contains(raw, []byte(r.s3.AdminSecret)) {
+		t.Fatal("a storage listing shows the static secret")
+	}
+
+	// S3 down: alice's annotation is saved, its export fails, is kept and
+	// reported, and lands once S3 is back.
+	fedTarget := r.create(t, owner, "export/s3", map[string]any{"project": brokerProject, "bucket": exports,
+		"prefix": "teamA/", "auth_mode": "broker", "broker_roles": brokerRoles, "sts_endpoint": r.s3.Endpoint})
+	r.signIn(t, alice, "/projects") // a session for the new storage
+	// She lists her tasks (the visibility decisions are made and kept
+	// with her new credentials), then S3 goes away as she labels.
+	aliceTasks, _ = r.projectTasks(t, alice, brokerProject)
+	var aliceTask int64
+	for id := range aliceTasks {
+		aliceTask = id
+	}
+	r.s3.Stop()
+	status, ann, _ := r.call(t, alice, "POST", fmt.Sprintf("/api/tasks/%d/annotations", aliceTask), map[string]any{"result": []any{}})
+	if status != 201 {
+		t.Fatalf("annotation while S3 is down = %d %v", status, ann)
+	}
+	waitFor(t, 60*time.Second, "the failed export to be reported", func() bool {
+		_, st, _ := r.call(t, owner, "GET", fmt.Sprintf("/api/storages/export/s3/%v", fedTarget), nil)
+		export, _ := st["export"].(map[string]any)
+		return export != nil && export["failed"] == float64(1) && export["pending"] == float64(1)
+	})
+	r.s3.Restart(t)
+	waitFor(t, 90*time.Second, "the export after S3 came back", func() bool {
+		_, err := r.s3.Get(t, exports, fmt.Sprintf("teamA/%v", ann["id"]))
+		return err == nil
+	})
+
+	// STS down: carol signs in all the same (a new browser: a new IdP
+	// session, a new exchange, STS unreachable), and the storage tells her
+	// why her data is unavailable.
+	r.sts.Close()
+	fed := r.create(t, owner, "s3", map[string]any{"project": brokerProject, "bucket": scans, "use_blob_urls": true,
+		"auth_mode": "saml_federated", "principal_arn": providerARN})
+	carolAgain := &person{name: "carol"}
+	r.signIn(t, carolAgain, "/projects")
+	_, st, _ = r.call(t, carolAgain, "GET", fmt.Sprintf("/api/storages/s3/%v", fed), nil)
+	access, _ := st["your_access"].(map[string]any)
+	if access == nil || access["ok"] != false || !strings.Contains(fmt.Sprint(access["message"]), "STS") {
+		t.Fatalf("carol's access to a storage whose STS is down: %v", st)
+	}
+}
+
+// TestFederatedTaskInBrowser: a person signed in through the IdP opens a
+// task in headless Chromium, and its image, presigned with their own
+// federated credentials, comes from the bucket.
+func TestFederatedTaskInBrowser(t *testing.T) {
+	t.Parallel()
+	r := startFederatedRig(t, 0)
+	owner := &person{name: "owner", token: r.srv.token}
+	src := r.create(t, owner, "s3", map[string]any{"bucket": scans, "use_blob_urls": true, "recursive_scan": true,
+		"auth_mode": "saml_federated", "principal_arn": providerARN})
+	carol := &person{name: "carol"}
+	r.signIn(t, carol, "/projects")
+	r.sync(t, carol, src)
+	alice := &person{name: "alice"}
+	r.signIn(t, alice, "/projects")
+	tasks, _ := r.tasks(t, alice)
+	var task int64
+	for id := range tasks {
+		task = id
+	}
+
+	ctx := browsertest.New(t)
+	page := fmt.Sprintf("%s/projects/%d/tasks/%d", r.srv.base, r.proj, task)
+	browsertest.Do(t, ctx,
+		chromedp.Navigate(r.srv.base+"/saml/acme/login?next="+url.QueryEscape(fmt.Sprintf("/projects/%d/tasks/%d", r.proj, task))),
+		chromedp.WaitVisible(chromedp.CSS(`input[type=password]`)),
+		chromedp.SendKeys(chromedp.CSS(`input[name=username]`), "alice"),
+		chromedp.SendKeys(chromedp.CSS(`input[type=password]`), "alice-password"),
+		chromedp.Submit(chromedp.CSS(`input[type=password]`)),
+		chromedp.WaitVisible(chromedp.CSS(`img.task-media`)),
+	)
+	var loaded string
+	waitFor(t, 20*time.Second, "the task image to load", func() bool {
+		loaded = browsertest.Run(t, ctx, chromedp.Evaluate[string](
+			`location.href + " " + [...document.querySelectorAll("img.task-media")].map(i => i.complete + ":" + i.naturalWidth + "x" + i.naturalHeight).join(",")`))
+		return strings.HasSuffix(loaded, " true:8x6")
+	})
+	if !strings.HasPrefix(loaded, page+" ") {
+		t.Fatalf("the browser is at %q, want the task page", loaded)
 	}
 }
