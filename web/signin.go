@@ -212,6 +212,14 @@ func (s *Server) endSession(w http.ResponseWriter, r *http.Request) error {
 	}
 	http.SetCookie(w, auth.ClearSessionCookie(s.secure(r)))
 	if p := glossa.PrincipalFromContext(ctx); p != nil {
+		// Signing out also forgets the cloud credentials the person's
+		// sign-in obtained: a credential kept is a credential that can
+		// leak, and the next sign-in obtains fresh ones.
+		if s.Storages != nil {
+			if err := s.Storages.DeletePersonCredentials(ctx, p.OrgID, p.UserID); err != nil {
+				return err
+			}
+		}
 		s.audit(ctx, r, &glossa.AuditEvent{OrgID: p.OrgID, ActorID: p.UserID, ActorEmail: p.Email, Action: "signout", Outcome: glossa.OutcomeSuccess})
 	}
 	return nil

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/glossa-dev/glossa"
 	"github.com/glossa-dev/glossa/web"
@@ -332,6 +333,29 @@ func TestAnnotationQueuesExportWrites(t *testing.T) {
 		export, _ := st["export"].(map[string]any)
 		if export == nil || export["pending"] != float64(1) {
 			t.Fatalf("target storage after one annotation: %v", st)
+		}
+	})
+}
+
+// TestSignOutForgetsCloudCredentials: signing out deletes the cloud
+// credentials that the person's sign-in obtained, and only theirs.
+func TestSignOutForgetsCloudCredentials(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, ts *TestServer) {
+		f := mustFixture(t, ts, "acme")
+		ctx := context.Background()
+		exp := time.Now().Add(time.Hour)
+		for _, m := range []*glossa.Member{f.annotat, f.reviewer} {
+			if err := ts.DB.SavePersonCredential(ctx, &glossa.PersonCredential{OrgID: f.org.ID, UserID: m.ID, Key: "arn:aws:iam::1:role/A", Sealed: []byte("x"), Expires: exp}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		c := ts.SignIn(t, f.annotat.Email, testPassword)
+		c.Must(t, 204, "POST", "/api/auth/logout", nil, nil)
+		if _, err := ts.DB.FindPersonCredential(ctx, f.org.ID, f.annotat.ID, "arn:aws:iam::1:role/A"); glossa.ErrorCode(err) != glossa.ENOTFOUND {
+			t.Fatalf("the signed-out person's credential: %v", err)
+		}
+		if _, err := ts.DB.FindPersonCredential(ctx, f.org.ID, f.reviewer.ID, "arn:aws:iam::1:role/A"); err != nil {
+			t.Fatalf("someone else's credential went too: %v", err)
 		}
 	})
 }
