@@ -314,6 +314,13 @@ func (s *Server) newStorage(r *http.Request, p *glossa.Principal) (*glossa.Stora
 	if err := decodeJSON(r, s.MaxBodyBytes, &req); err != nil {
 		return nil, err
 	}
+	return s.buildStorage(r, p, storageTypeOf(r), &req)
+}
+
+// buildStorage makes a storage of type typ from a request (the API's JSON
+// or the storage page's form), checks that the caller may manage its
+// project, seals a static secret and validates the settings.
+func (s *Server) buildStorage(r *http.Request, p *glossa.Principal, typ glossa.StorageType, req *storageRequest) (*glossa.Storage, error) {
 	if req.Project == nil {
 		return nil, glossa.Errorf(glossa.EINVALID, "project is required: the ID of the project this storage belongs to.")
 	}
@@ -322,7 +329,7 @@ func (s *Server) newStorage(r *http.Request, p *glossa.Principal) (*glossa.Stora
 		return nil, err
 	}
 	st := &glossa.Storage{
-		OrgID: p.OrgID, ProjectID: pr.ID, Type: storageTypeOf(r), Presign: true, PresignTTL: glossa.DefaultPresignTTL,
+		OrgID: p.OrgID, ProjectID: pr.ID, Type: typ, Presign: true, PresignTTL: glossa.DefaultPresignTTL,
 		SessionDuration: glossa.DefaultSessionDuration, AuthMode: glossa.AuthStatic, Status: glossa.SyncInitialized,
 	}
 	if req.AuthMode == nil && req.AccessKeyID == nil && (req.RoleARN != nil || req.PrincipalARN != nil) {
@@ -330,7 +337,7 @@ func (s *Server) newStorage(r *http.Request, p *glossa.Principal) (*glossa.Stora
 		st.AuthMode = glossa.AuthAssumeRole
 	}
 	req.apply(st)
-	if err := s.sealStorageSecret(st, &req); err != nil {
+	if err := s.sealStorageSecret(st, req); err != nil {
 		return nil, err
 	}
 	return st, validateStorage(st, len(st.SealedSecret) > 0)
@@ -364,12 +371,20 @@ func (s *Server) handleStorageCreate(w http.ResponseWriter, r *http.Request, p *
 	if err != nil {
 		return err
 	}
+	if err := s.createStorage(r, p, st); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, s.storageView(r.Context(), p, st))
+	return nil
+}
+
+// createStorage stores a built storage and audits it.
+func (s *Server) createStorage(r *http.Request, p *glossa.Principal, st *glossa.Storage) error {
 	if err := s.Storages.CreateStorage(r.Context(), st); err != nil {
 		return err
 	}
 	s.audit(r.Context(), r, &glossa.AuditEvent{OrgID: p.OrgID, Action: "storage.create", Outcome: glossa.OutcomeSuccess,
 		TargetType: "storage", TargetID: idString(st.ID), Detail: map[string]any{"type": st.Type, "bucket": st.Bucket, "prefix": st.Prefix, "auth_mode": st.AuthMode}})
-	writeJSON(w, http.StatusCreated, s.storageView(r.Context(), p, st))
 	return nil
 }
 

@@ -120,6 +120,8 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("POST /projects", s.page(s.handleUIProjectCreate))
 	mux.Handle("GET /projects/{id}", s.page(s.handleUIProjectGet))
 	mux.Handle("GET /projects/{id}/tasks/{task_id}", s.page(s.handleUITaskGet))
+	mux.Handle("GET /projects/{id}/storages/new", s.page(s.handleUIStorageNew))
+	mux.Handle("POST /projects/{id}/storages/new", s.page(s.handleUIStorageCreate))
 	mux.Handle("POST /projects/{id}/storages/{sid}/sync", s.page(s.handleUIStorageSync))
 	mux.Handle("POST /projects/{id}/storages/{sid}/cancel", s.page(s.handleUIStorageCancel))
 	mux.Handle("GET /workspaces", s.page(s.handleUIWorkspaceList))

@@ -359,3 +359,56 @@ func TestSignOutForgetsCloudCredentials(t *testing.T) {
 		}
 	})
 }
+
+// TestStoragePage: a Manager adds storages from the project page; a form
+// with mistakes comes back with every problem and creates nothing; the
+// AWS set-up shows the organization's own ACS URL in a trust policy ready
+// to paste; an Annotator cannot open the page.
+func TestStoragePage(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, ts *TestServer) {
+		f := mustFixture(t, ts, "acme")
+		ts.Web.Storage = &fakeStorageAccess{}
+		b := ts.SignInPage(t, f.manager.Email, testPassword)
+		project := fmt.Sprintf("/projects/%d", f.project.ID)
+		page := b.Page(t, project)
+		if !strings.Contains(string(page.Body), `href="`+project+`/storages/new?type=target"`) || !strings.Contains(string(page.Body), `id="no-storages"`) {
+			t.Fatalf("project page without storages:\n%s", page.Body)
+		}
+		form := b.Page(t, project+"/storages/new")
+		acs := ts.URL + "/saml/acme/acs"
+		if form.Status != 200 || !strings.Contains(string(form.Body), `&#34;SAML:aud&#34;: &#34;`+acs+`&#34;`) ||
+			!strings.Contains(string(form.Body), ts.URL+"/saml/acme/metadata") {
+			t.Fatalf("storage form = %d:\n%s", form.Status, form.Body)
+		}
+		csrf := csrfFrom(t, form)
+		bad := b.SubmitForm(t, project+"/storages/new", url.Values{"csrf_token": {csrf}, "type": {"source"}, "bucket": {"Not A Bucket"},
+			"auth_mode": {"broker"}, "broker_roles": {"no comma here"}, "presign_ttl": {"1"}, "session_duration": {"3600"}})
+		if bad.Status != 400 || !strings.Contains(string(bad.Body), "line 1: write the role ARN") {
+			t.Fatalf("bad form = %d:\n%s", bad.Status, bad.Body)
+		}
+		bad = b.SubmitForm(t, project+"/storages/new", url.Values{"csrf_token": {csrf}, "type": {"source"}, "bucket": {"Not A Bucket"},
+			"auth_mode": {"saml_federated"}, "presign_ttl": {"1"}, "session_duration": {"60"}})
+		if body := string(bad.Body); bad.Status != 400 || !strings.Contains(body, "bucket must be an S3 bucket name") ||
+			!strings.Contains(body, "needs principal_arn") || !strings.Contains(body, "session_duration must be") || !strings.Contains(body, `value="Not A Bucket"`) {
+			t.Fatalf("bad form = %d:\n%s", bad.Status, bad.Body)
+		}
+		if list, _ := ts.DB.FindStorages(context.Background(), glossa.StorageFilter{OrgID: f.org.ID}); len(list) != 0 {
+			t.Fatalf("a refused form created %d storages", len(list))
+		}
+		ok := b.SubmitForm(t, project+"/storages/new", url.Values{"csrf_token": {csrf}, "type": {"target"}, "bucket": {"acme-exports"},
+			"prefix": {"done/"}, "auth_mode": {"broker"}, "broker_roles": {"arn:aws:iam::111122223333:role/TeamA, team-a\n\narn:aws:iam::111122223333:role/TeamB,team-b"},
+			"presign_ttl": {"1"}, "session_duration": {"3600"}})
+		if ok.Status != 303 || ok.Header.Get("Location") != project+"?notice=storage-created#storages" {
+			t.Fatalf("good form = %d to %q:\n%s", ok.Status, ok.Header.Get("Location"), ok.Body)
+		}
+		list, _ := ts.DB.FindStorages(context.Background(), glossa.StorageFilter{OrgID: f.org.ID})
+		if len(list) != 1 || list[0].Type != glossa.StorageTarget || list[0].Prefix != "done/" || len(list[0].BrokerRoles) != 2 ||
+			list[0].BrokerRoles[1] != (glossa.GroupMapping{Name: "arn:aws:iam::111122223333:role/TeamB", Group: "team-b"}) {
+			t.Fatalf("created: %+v", list)
+		}
+		annotator := ts.SignInPage(t, f.annotat.Email, testPassword)
+		if r := annotator.Page(t, project+"/storages/new"); r.Status != 403 && r.Status != 404 {
+			t.Fatalf("an Annotator opening the storage page = %d", r.Status)
+		}
+	})
+}

@@ -141,6 +141,7 @@ var notices = map[string]string{
 	"member-added":      "Member added. Give them their email and initial password so they can sign in.",
 	"token-revoked":     "Token revoked. Scripts that use it now get 401 errors.",
 	"sync-queued":       "Sync queued. Its progress shows below and updates by itself.",
+	"storage-created":   "Storage added. Sync it to bring in its objects (a source), or save annotations to send them (a target).",
 	"sync-canceled":     "Cancellation requested. The sync stops after its current batch.",
 }
 

@@ -134,7 +134,9 @@ type projectData struct {
 	CanImport      bool
 	ImportURL      string
 	Exports        []exportLink
-	Storages       []storageRow
+	// CanManageStorage shows the storage section; Storages are its rows.
+	CanManageStorage bool
+	Storages         []storageRow
 }
 
 // storageRow is one storage on the project page, with its sync progress
@@ -216,7 +218,7 @@ func (s *Server) handleUIProjectGet(w http.ResponseWriter, r *http.Request, p *g
 		}
 	}
 	pd := s.newPage(r, p, pr.Title)
-	if authz.Can(p, authz.StorageManage, res) == authz.Allow {
+	if data.CanManageStorage = authz.Can(p, authz.StorageManage, res) == authz.Allow; data.CanManageStorage {
 		if data.Storages, err = s.storageRows(r, p, pr.ID); err != nil {
 			return err
 		}
