@@ -7,6 +7,7 @@ package main
 import (
 	"context"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -15,6 +16,7 @@ import (
 	"github.com/glossa-dev/glossa"
 	s3 "github.com/glossa-dev/glossa/connector/s3"
 	"github.com/glossa-dev/glossa/federation"
+	"github.com/glossa-dev/glossa/labeling"
 	"github.com/glossa-dev/glossa/secret"
 	"github.com/glossa-dev/glossa/store"
 	"github.com/glossa-dev/glossa/web"
@@ -71,9 +73,30 @@ func newStorage(cfg *Config, db *store.DB, sealer *secret.Sealer, logger *slog.L
 	}
 	conn := &s3.Connector{
 		Creds: broker, Store: db, Annotations: db, Audit: db,
-		Logger: logger.With("component", "storage"),
+		DataKeys: blobDataKeys{db},
+		Logger:   logger.With("component", "storage"),
 	}
 	return storageAccess{broker: broker, conn: conn}
+}
+
+// blobDataKeys names the task data field of a blob-URL sync the way Label
+// Studio does: the $variable of the project's first object tag ("image"
+// for <Image value="$image"/>).
+type blobDataKeys struct{ projects glossa.ProjectService }
+
+func (k blobDataKeys) BlobDataKey(ctx context.Context, s *glossa.Storage) (string, error) {
+	p, err := k.projects.FindProjectByID(ctx, s.OrgID, s.ProjectID)
+	if err != nil {
+		return "", err
+	}
+	if strings.TrimSpace(p.LabelConfig) == "" {
+		return "", nil // the connector's default
+	}
+	cfg, err := labeling.ParseConfig(p.LabelConfig)
+	if err != nil {
+		return "", nil // a project saved with an older, laxer check: the default
+	}
+	return cfg.FirstObjectDataKey(), nil
 }
 
 // awsPrincipal is Glossa's own AWS identity for the assume_role and broker

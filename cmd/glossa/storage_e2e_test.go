@@ -102,6 +102,9 @@ type federatedRig struct {
 	acs  string
 	ws   int64
 	proj int64
+	// dataKey is the task data field of blob tasks: "image" unless the
+	// project's labeling config names another.
+	dataKey string
 	imgA []byte
 	imgB []byte
 }
@@ -110,7 +113,7 @@ type federatedRig struct {
 // maxSession (0: 12 hours).
 func startFederatedRig(t *testing.T, maxSession time.Duration) *federatedRig {
 	t.Helper()
-	r := &federatedRig{imgA: pngBytes(t, color.RGBA{200, 0, 0, 255}), imgB: pngBytes(t, color.RGBA{0, 0, 200, 255})}
+	r := &federatedRig{dataKey: "image", imgA: pngBytes(t, color.RGBA{200, 0, 0, 255}), imgB: pngBytes(t, color.RGBA{0, 0, 200, 255})}
 	r.s3 = s3test.Start(t, s3test.Config{
 		Roles: []s3test.Role{
 			{Name: "TeamA", Policy: teamRolePolicy("teamA")},
@@ -262,7 +265,7 @@ func (r *federatedRig) projectTasks(t *testing.T, p *person, project int64) (map
 	for _, v := range body["tasks"].([]any) {
 		task := v.(map[string]any)
 		data := task["data"].(map[string]any)
-		link, _ := data["image"].(string)
+		link, _ := data[r.dataKey].(string)
 		out[int64(task["id"].(float64))] = link
 	}
 	return out, body["total"].(float64)
@@ -595,7 +598,10 @@ func TestStorageModes(t *testing.T) {
 		{"auth_mode": "static", "aws_access_key_id": r.s3.AdminKey, "aws_secret_access_key": r.s3.AdminSecret},
 		{"auth_mode": "assume_role", "role_arn": roleARN("Curator"), "external_id": "glossa-test", "sts_endpoint": r.s3.Endpoint},
 	} {
-		project := r.project(t, fmt.Sprint(mode["auth_mode"]))
+		// The blob URL goes in the field of the config's first object tag.
+		project := int64(r.srv.api(t, "POST", "/api/projects", map[string]any{"title": mode["auth_mode"], "workspace": r.ws,
+			"label_config": `<View><Image name="img" value="$photo"/><Choices name="ok" toName="img"><Choice value="yes"/></Choices></View>`}, 201)["id"].(float64))
+		r.dataKey = "photo"
 		mode["project"], mode["bucket"], mode["use_blob_urls"], mode["recursive_scan"] = project, scans, true, true
 		id := r.create(t, owner, "s3", mode)
 		if job := r.sync(t, owner, id); job["status"] != "completed" || job["created"] != float64(3) {
@@ -606,6 +612,9 @@ func TestStorageModes(t *testing.T) {
 			t.Fatalf("%s: alice sees %d tasks", mode["auth_mode"], len(tasks))
 		}
 		for _, link := range tasks {
+			if !strings.HasPrefix(link, "/tasks/") {
+				t.Fatalf("%s: a task's %q is %q, not a media link", mode["auth_mode"], r.dataKey, link)
+			}
 			status, _, presigned := fetch(t, r.srv.base+link, alice.token)
 			if status != http.StatusSeeOther {
 				t.Fatalf("%s media = %d", mode["auth_mode"], status)
@@ -615,6 +624,7 @@ func TestStorageModes(t *testing.T) {
 			}
 		}
 	}
+	r.dataKey = "image"
 	// The secret never comes back.
 	_, list, _ := r.call(t, owner, "GET", "/api/storages/s3", nil)
 	if raw, _ := json.Marshal(list); bytes.Contains(raw, []byte(r.s3.AdminSecret)) {
