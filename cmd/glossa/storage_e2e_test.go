@@ -105,8 +105,8 @@ type federatedRig struct {
 	// dataKey is the task data field of blob tasks: "image" unless the
 	// project's labeling config names another.
 	dataKey string
-	imgA []byte
-	imgB []byte
+	imgA    []byte
+	imgB    []byte
 }
 
 // startFederatedRig starts the rig; SeaweedFS sessions last at most
