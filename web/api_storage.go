@@ -463,8 +463,21 @@ func (s *Server) handleStorageSync(w http.ResponseWriter, r *http.Request, p *gl
 	if err != nil {
 		return err
 	}
-	// A per-person storage syncs with the caller's own credentials: say now
-	// if there are none, rather than queue a job that must fail.
+	if err := s.queueSync(r, p, st); err != nil {
+		return err
+	}
+	if st, err = s.Storages.FindStorageByID(r.Context(), p.OrgID, st.ID); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, s.storageView(r.Context(), p, st))
+	return nil
+}
+
+// queueSync queues a sync of st on behalf of p, wakes the worker and
+// audits it. A per-person storage syncs with p's own credentials: missing
+// or expired ones are said now (EREAUTH, EFORBIDDEN) rather than queueing a
+// job that must fail.
+func (s *Server) queueSync(r *http.Request, p *glossa.Principal, st *glossa.Storage) error {
 	if st.AuthMode.PerPerson() {
 		if err := s.Storage.CheckAccess(r.Context(), st, p.UserID); err != nil {
 			return err
@@ -477,10 +490,6 @@ func (s *Server) handleStorageSync(w http.ResponseWriter, r *http.Request, p *gl
 	s.Storage.Kick()
 	s.audit(r.Context(), r, &glossa.AuditEvent{OrgID: p.OrgID, Action: "storage.sync", Outcome: glossa.OutcomeSuccess,
 		TargetType: "storage", TargetID: idString(st.ID), Detail: map[string]any{"job": j.ID}})
-	if st, err = s.Storages.FindStorageByID(r.Context(), p.OrgID, st.ID); err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, s.storageView(r.Context(), p, st))
 	return nil
 }
 

@@ -357,23 +357,14 @@ func (s *Server) handleUIStorageSync(w http.ResponseWriter, r *http.Request, p *
 	if err != nil {
 		return err
 	}
-	if st.AuthMode.PerPerson() {
-		if err := s.Storage.CheckAccess(r.Context(), st, p.UserID); err != nil {
-			if glossa.ErrorCode(err) == glossa.EREAUTH {
-				// Sign in again, then come back to the project page.
-				http.Redirect(w, r, reauthPath(p.OrgSlug, "/projects/"+idString(st.ProjectID)), http.StatusSeeOther)
-				return nil
-			}
-			return err
+	if err := s.queueSync(r, p, st); err != nil {
+		if glossa.ErrorCode(err) == glossa.EREAUTH {
+			// Sign in again, then come back to the project page.
+			http.Redirect(w, r, reauthPath(p.OrgSlug, "/projects/"+idString(st.ProjectID)), http.StatusSeeOther)
+			return nil
 		}
-	}
-	j := &glossa.StorageJob{OrgID: p.OrgID, StorageID: st.ID, Type: st.Type, RequestedBy: p.UserID, Status: glossa.SyncQueued, CreatedAt: s.Now()}
-	if err := s.Storages.CreateStorageJob(r.Context(), j); err != nil {
 		return err
 	}
-	s.Storage.Kick()
-	s.audit(r.Context(), r, &glossa.AuditEvent{OrgID: p.OrgID, Action: "storage.sync", Outcome: glossa.OutcomeSuccess,
-		TargetType: "storage", TargetID: idString(st.ID), Detail: map[string]any{"job": j.ID}})
 	http.Redirect(w, r, "/projects/"+idString(st.ProjectID)+"?notice=sync-queued#storages", http.StatusSeeOther)
 	return nil
 }
