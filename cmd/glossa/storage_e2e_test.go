@@ -592,6 +592,34 @@ func TestStorageModes(t *testing.T) {
 		t.Fatalf("broker target outbox: %v", export)
 	}
 
+	// validate makes real calls and says what is wrong.
+	static := map[string]any{"auth_mode": "static", "aws_access_key_id": r.s3.AdminKey, "aws_secret_access_key": r.s3.AdminSecret}
+	for _, tc := range []struct {
+		fields map[string]any
+		status int
+		says   string
+	}{
+		{map[string]any{"bucket": "no-such-bucket"}, 404, `The bucket "no-such-bucket" does not exist`},
+		{map[string]any{"bucket": scans, "aws_secret_access_key": "wrong-secret-wrong-secret"}, 403, "secret"},
+		{map[string]any{"bucket": scans}, 200, "Glossa can reach the bucket"},
+	} {
+		body := r.storage(map[string]any{"project": brokerProject})
+		for k, v := range static {
+			body[k] = v
+		}
+		for k, v := range tc.fields {
+			body[k] = v
+		}
+		status, resp, _ := r.call(t, owner, "POST", "/api/storages/s3/validate", body)
+		msg := fmt.Sprint(resp["message"])
+		if e := apiError(resp); e != nil {
+			msg = fmt.Sprint(e["message"])
+		}
+		if status != tc.status || !strings.Contains(msg, tc.says) {
+			t.Errorf("validate %v = %d %q, want %d saying %q", tc.fields, status, msg, tc.status, tc.says)
+		}
+	}
+
 	// Shared modes: static keys and Glossa's principal assuming a role;
 	// the Owner, who has no IdP session, syncs and sees everything.
 	for _, mode := range []map[string]any{
