@@ -93,6 +93,9 @@ func (db *DB) CreateAnnotation(ctx context.Context, a *glossa.Annotation) error 
 		if err := tx.enqueueExportWrites(ctx, &na, db.timeValue(now)); err != nil {
 			return err
 		}
+		if err := tx.afterSubmit(ctx, na.OrgID, na.TaskID, na.CompletedBy); err != nil {
+			return err
+		}
 		return tx.recount(ctx, na.TaskID, projectID, old)
 	})
 	if err != nil {
@@ -207,6 +210,9 @@ func (db *DB) DeleteAnnotation(ctx context.Context, orgID, id int64) error {
 			return err
 		}
 		if err := tx.execOne(ctx, glossa.NotFound("Annotation"), "DELETE FROM annotations WHERE org_id = ? AND id = ?", orgID, id); err != nil {
+			return err
+		}
+		if err := tx.refreshReviewState(ctx, orgID, taskID); err != nil {
 			return err
 		}
 		return tx.recount(ctx, taskID, projectID, old)

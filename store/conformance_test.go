@@ -45,6 +45,14 @@ var conformance = []struct {
 	{"StorageObjects", testStorageObjects},
 	{"ExportOutbox", testExportOutbox},
 	{"PersonCredentials", testPersonCredentials},
+	{"Drafts", testDrafts},
+	{"NextTask", testNextTask},
+	{"NextTaskConcurrent", testNextTaskConcurrent},
+	{"Reviews", testReviews},
+	{"DeleteTasks", testDeleteTasks},
+	{"QueryTasks", testQueryTasks},
+	{"QueryTasksVisibility", testQueryTasksVisibility},
+	{"QueryTasksAtScale", testQueryTasksAtScale},
 }
 
 func runConformance(t *testing.T, e engine) {

@@ -51,7 +51,7 @@ func seedTasks(ctx context.Context, db *DB, orgID, projectID, userID int64, n in
 		if db.dialect == Postgres {
 			// Fresh statistics, as autovacuum would soon give a real
 			// database. (SQLite has none unless someone runs ANALYZE.)
-			_, err = tx.exec(ctx, "ANALYZE tasks")
+			_, err = tx.exec(ctx, "ANALYZE tasks, annotations")
 		}
 		return err
 	})
