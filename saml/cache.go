@@ -14,8 +14,9 @@ import (
 // Cache keeps the ServiceProvider last built for each organization, so that
 // the requests of a sign-in (login, ACS, logout, metadata) do not unseal
 // the SP keys and parse the IdP metadata again: on a 2-core machine that
-// rebuild (two 3072-bit RSA keys checked, the metadata screened and read)
-// costs about 1.5 ms, more than the library's whole parse of a response.
+// rebuild (two 3072-bit RSA keys parsed and checked, the metadata screened
+// and read) costs about 1 ms, half the library's parse of a response
+// (BENCHMARKS.md).
 //
 // An entry is used only when everything the ServiceProvider was built from
 // is unchanged: the connection, compared in full (not only by its

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"slices"
 	"sync"
 	"time"
 
@@ -17,13 +18,18 @@ import (
 
 // samlProviders gives the web layer each organization's SAML service
 // provider: it loads the organization's SP keys, making and sealing them on
-// first use, builds a saml.ServiceProvider from the connection, and adapts
+// first use, builds a saml.ServiceProvider from the connection (or finds
+// the one built from the same connection and keys in its cache), and adapts
 // it to web.SAMLProvider with the database's replay cache.
 type samlProviders struct {
 	store   glossa.SAMLService
 	sealer  *secret.Sealer
 	baseURL *url.URL
 	now     func() time.Time
+
+	// cache keeps each organization's built SP, so that a request does not
+	// unseal the keys and parse the IdP metadata again (saml.Cache).
+	cache saml.Cache
 
 	// mu serializes key creation in this process; two processes racing
 	// merely both add a key, and the newest one signs.
@@ -32,15 +38,25 @@ type samlProviders struct {
 
 // Provider implements web.SAMLProviders.
 func (p *samlProviders) Provider(ctx context.Context, org *glossa.Organization, conn *glossa.SAMLConnection) (web.SAMLProvider, error) {
-	keys, err := p.keys(ctx, org)
-	if err != nil {
-		return nil, err
-	}
-	sp, err := saml.New(conn, keys, p.baseURL, org.Slug)
+	sp, err := p.provider(ctx, org, conn)
 	if err != nil {
 		return nil, err
 	}
 	return &samlProvider{sp: sp, conn: conn, replay: replayCache{store: p.store, orgID: org.ID}}, nil
+}
+
+// provider returns the organization's saml.ServiceProvider for conn, from
+// the cache when neither the connection nor the live keys have changed.
+func (p *samlProviders) provider(ctx context.Context, org *glossa.Organization, conn *glossa.SAMLConnection) (*saml.ServiceProvider, error) {
+	stored, err := p.storedKeys(ctx, org)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]int64, len(stored))
+	for i, k := range stored {
+		ids[i] = k.ID
+	}
+	return p.cache.Provider(conn, ids, p.baseURL, org.Slug, func() (saml.Keys, error) { return p.open(org, stored) })
 }
 
 // keyAD binds a sealed SP key to its organization and purpose, so a sealed
@@ -49,14 +65,49 @@ func keyAD(orgID int64, purpose string) []byte {
 	return fmt.Appendf(nil, "glossa sp-key org=%d purpose=%s", orgID, purpose)
 }
 
-// keys returns the organization's live SP keys, newest first per purpose.
-func (p *samlProviders) keys(ctx context.Context, org *glossa.Organization) (saml.Keys, error) {
+// storedKeys returns the organization's live SP keys as stored (sealed),
+// newest first, after making a signing or an encryption pair that is
+// missing. Only that first use takes the lock.
+func (p *samlProviders) storedKeys(ctx context.Context, org *glossa.Organization) ([]glossa.SPKey, error) {
+	complete := func(ks []glossa.SPKey) bool {
+		var signing, encryption bool
+		for _, k := range ks {
+			signing = signing || k.Purpose == glossa.KeySigning
+			encryption = encryption || k.Purpose == glossa.KeyEncryption
+		}
+		return signing && encryption
+	}
+	stored, err := p.store.FindSPKeys(ctx, org.ID)
+	if err != nil || complete(stored) {
+		return stored, err
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	stored, err := p.store.FindSPKeys(ctx, org.ID)
+	if stored, err = p.store.FindSPKeys(ctx, org.ID); err != nil || complete(stored) {
+		return stored, err
+	}
+	for _, purpose := range []string{glossa.KeySigning, glossa.KeyEncryption} {
+		if !slices.ContainsFunc(stored, func(k glossa.SPKey) bool { return k.Purpose == purpose }) {
+			if _, err := p.createKey(ctx, org, purpose); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return p.store.FindSPKeys(ctx, org.ID)
+}
+
+// keys returns the organization's live SP keys, unsealed, newest first per
+// purpose.
+func (p *samlProviders) keys(ctx context.Context, org *glossa.Organization) (saml.Keys, error) {
+	stored, err := p.storedKeys(ctx, org)
 	if err != nil {
 		return saml.Keys{}, err
 	}
+	return p.open(org, stored)
+}
+
+// open unseals and parses stored SP keys.
+func (p *samlProviders) open(org *glossa.Organization, stored []glossa.SPKey) (saml.Keys, error) {
 	var keys saml.Keys
 	for _, k := range stored {
 		keyPEM, err := p.sealer.Open(k.SealedKey, keyAD(org.ID, k.Purpose))
@@ -72,16 +123,6 @@ func (p *samlProviders) keys(ctx context.Context, org *glossa.Organization) (sam
 		} else {
 			keys.Encryption = append(keys.Encryption, kp)
 		}
-	}
-	for purpose, list := range map[string]*[]saml.KeyPair{glossa.KeySigning: &keys.Signing, glossa.KeyEncryption: &keys.Encryption} {
-		if len(*list) > 0 {
-			continue
-		}
-		kp, err := p.createKey(ctx, org, purpose)
-		if err != nil {
-			return saml.Keys{}, err
-		}
-		*list = []saml.KeyPair{kp}
 	}
 	return keys, nil
 }
@@ -171,6 +212,13 @@ func (p *samlProvider) LogoutResponseURL(inResponseTo, relayState string, now ti
 
 // SPMetadata implements web.SAMLProviders.
 func (p *samlProviders) SPMetadata(ctx context.Context, org *glossa.Organization, conn *glossa.SAMLConnection) ([]byte, error) {
+	if conn.MetadataXML != "" {
+		sp, err := p.provider(ctx, org, conn)
+		if err != nil {
+			return nil, err
+		}
+		return sp.Metadata()
+	}
 	keys, err := p.keys(ctx, org)
 	if err != nil {
 		return nil, err
