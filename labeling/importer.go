@@ -161,7 +161,7 @@ func parseTask(raw json.RawMessage, n int) (*glossa.TaskImport, error) {
 		t.Meta = compact(it.Meta)
 	}
 	for i, a := range it.Annotations {
-		if err := ValidateResult(a.Result); err != nil {
+		if err := checkResultShape(a.Result); err != nil {
 			return nil, glossa.Errorf(glossa.EINVALID, "Task %d, annotation %d: %s", n, i+1, glossa.ErrorMessage(err))
 		}
 		ann := glossa.Annotation{Result: compact(a.Result), WasCancelled: a.WasCancelled, GroundTruth: a.GroundTruth}
@@ -171,7 +171,7 @@ func parseTask(raw json.RawMessage, n int) (*glossa.TaskImport, error) {
 		t.Annotations = append(t.Annotations, ann)
 	}
 	for i, p := range it.Predictions {
-		if err := ValidateResult(p.Result); err != nil {
+		if err := checkResultShape(p.Result); err != nil {
 			return nil, glossa.Errorf(glossa.EINVALID, "Task %d, prediction %d: %s", n, i+1, glossa.ErrorMessage(err))
 		}
 		pred := glossa.Prediction{Result: compact(p.Result), Score: p.Score}

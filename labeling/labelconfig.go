@@ -20,6 +20,19 @@ import (
 type Config struct {
 	Objects  []Object  // in document order
 	Controls []Control // in document order
+	// Layout lists what a labeling page shows, in document order: the
+	// headers outside controls, the object tags and the control tags.
+	// Nesting (View, Collapse, Panel) is flattened.
+	Layout []Block
+}
+
+// Block is one entry of Config.Layout: exactly one of Header (the text of
+// a <Header>), Object or Control (an index into Objects or Controls, -1
+// when not this kind) is set.
+type Block struct {
+	Header  string
+	Object  int
+	Control int
 }
 
 // Object is an object tag (Text, HyperText, Image): it shows one field of
@@ -55,10 +68,21 @@ type Control struct {
 	// Labels holds the values of the nested Choice or Label tags (the
 	// alias where one is given, as that is what results carry), in order,
 	// without repeats.
-	Labels    []string
+	Labels []string
+	// Options are the nested Choice or Label tags with what a labeling
+	// page needs of them, in order, one per value in Labels.
+	Options   []Option
 	MaxRating int // Rating only; Label Studio's default is 5
 	Attrs     Attrs
 	Line      int
+}
+
+// Option is a Choice or Label of a control.
+type Option struct {
+	Value      string // what results carry: the alias if given, else the value
+	Text       string // what the page shows: the value
+	Hotkey     string // Label Studio's hotkey attribute, as written ("1", "shift+p"); "" if none
+	Background string // the Label's background colour, as written; "" if none
 }
 
 // Type is the result type of the control's answers: its tag in lower case,
@@ -254,6 +278,7 @@ type frame struct {
 	control     int // index in cfg.Controls of the enclosing control, or -1
 	conditional bool
 	tag         string // as shown in messages
+	header      int    // for a Header outside controls: its index in cfg.Layout; else -1
 }
 
 type namedTag struct {
@@ -306,6 +331,11 @@ func (p *configParser) parse(config string) {
 		case xml.CharData:
 			if len(p.stack) == 0 && p.skip == 0 && strings.TrimSpace(string(t)) != "" {
 				p.problem(line, "", "text outside the <View> element")
+			}
+			if n := len(p.stack); n > 0 && p.skip == 0 && p.stack[n-1].header >= 0 {
+				// <Header>Some words</Header>: the text is the header.
+				b := &p.cfg.Layout[p.stack[n-1].header]
+				b.Header = strings.TrimSpace(b.Header + string(t))
 			}
 		case xml.Directive:
 			// A DOCTYPE can declare entities (billion laughs, external
@@ -361,8 +391,14 @@ func (p *configParser) start(t xml.StartElement, line int) {
 		control:     parent.control,
 		conditional: parent.conditional || attrs.Get("visibleWhen") != "",
 		tag:         tag,
+		header:      -1,
 	}
 	switch spec.kind {
+	case kindLayout:
+		if spec.name == "Header" && parent.control < 0 {
+			f.header = len(p.cfg.Layout)
+			p.cfg.Layout = append(p.cfg.Layout, Block{Header: attrs.Get("value"), Object: -1, Control: -1})
+		}
 	case kindObject:
 		p.object(spec, attrs, tag, line, parent)
 	case kindControl:
@@ -402,6 +438,7 @@ func (p *configParser) object(spec *tagSpec, attrs Attrs, tag string, line int, 
 			p.problem(line, tag, "value %s names no data field: write value=\"$field\" with the field's name", quote(o.Value))
 		}
 	}
+	p.cfg.Layout = append(p.cfg.Layout, Block{Object: len(p.cfg.Objects), Control: -1})
 	p.cfg.Objects = append(p.cfg.Objects, o)
 }
 
@@ -459,6 +496,7 @@ func (p *configParser) control(spec *tagSpec, attrs Attrs, tag string, line int,
 			}
 		}
 	}
+	p.cfg.Layout = append(p.cfg.Layout, Block{Object: -1, Control: len(p.cfg.Controls)})
 	p.cfg.Controls = append(p.cfg.Controls, c)
 	return len(p.cfg.Controls) - 1
 }
@@ -486,6 +524,11 @@ func (p *configParser) option(spec *tagSpec, attrs Attrs, tag string, line int, 
 	// Label Studio accepts a value listed twice; so do we, keeping one.
 	if !slices.Contains(c.Labels, v) {
 		c.Labels = append(c.Labels, v)
+		text := attrs.Get("value")
+		if text == "" {
+			text = v
+		}
+		c.Options = append(c.Options, Option{Value: v, Text: text, Hotkey: attrs.Get("hotkey"), Background: attrs.Get("background")})
 	}
 }
 

@@ -82,8 +82,38 @@ func TestParseConfigEverything(t *testing.T) {
 		{Tag: "HyperTextLabels", Name: "html_entities", ToName: "page", Choice: "single", Labels: []string{"Brand"}, Line: 41},
 		{Tag: "Rating", Name: "page_rating", ToName: "page", MaxRating: 5, Line: 44},
 	}
-	if diff := cmp.Diff(want, cfg.Controls, cmpopts.IgnoreFields(labeling.Control{}, "Attrs")); diff != "" {
+	if diff := cmp.Diff(want, cfg.Controls, cmpopts.IgnoreFields(labeling.Control{}, "Attrs", "Options")); diff != "" {
 		t.Errorf("Controls (-want +got):\n%s", diff)
+	}
+	// Options carry what the labeling page shows: the value (results carry
+	// the alias), the hotkey and the colour.
+	wantOptions := []labeling.Option{
+		{Value: "PER", Text: "Person", Hotkey: "p", Background: "red"},
+		{Value: "Place", Text: "Place", Hotkey: "l", Background: "#00ff00"},
+	}
+	if diff := cmp.Diff(wantOptions, cfg.Control("entities").Options); diff != "" {
+		t.Errorf("entities' Options (-want +got):\n%s", diff)
+	}
+	// The layout: headers outside controls, objects and controls in
+	// document order, nesting flattened.
+	var layout []string
+	for _, b := range cfg.Layout {
+		switch {
+		case b.Object >= 0:
+			layout = append(layout, "object "+cfg.Objects[b.Object].Name)
+		case b.Control >= 0:
+			layout = append(layout, "control "+cfg.Controls[b.Control].Name)
+		default:
+			layout = append(layout, "header "+b.Header)
+		}
+	}
+	wantLayout := []string{
+		"header Review", "header Read the review, then label it", "object review",
+		"control entities", "control sentiment", "control reason", "control note", "control summary", "control stars",
+		"object photo", "control box", "object page", "control html_entities", "control page_rating",
+	}
+	if diff := cmp.Diff(wantLayout, layout); diff != "" {
+		t.Errorf("Layout (-want +got):\n%s", diff)
 	}
 	wantObjects := []labeling.Object{
 		{Tag: "Text", Name: "review", Value: "$review", DataKey: "review", Line: 8},
@@ -347,4 +377,20 @@ func FuzzParseConfig(f *testing.F) {
 			}
 		}
 	})
+}
+
+// The templates offered to new projects are Label Studio's, and parse.
+func TestTemplates(t *testing.T) {
+	if len(labeling.Templates) == 0 {
+		t.Fatal("no templates")
+	}
+	for _, tpl := range labeling.Templates {
+		MustParseConfig(t, tpl.Config)
+		if want := strings.TrimSpace(MustReadFile(t, "templates/"+tpl.Name+".xml")); tpl.Config != want {
+			t.Errorf("template %s differs from Label Studio's (testdata/templates)", tpl.Name)
+		}
+		if labeling.FindTemplate(tpl.Name) == nil {
+			t.Errorf("FindTemplate(%q) = nil", tpl.Name)
+		}
+	}
 }

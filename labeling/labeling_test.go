@@ -1,7 +1,6 @@
 package labeling_test
 
 import (
-	"encoding/json"
 	"strings"
 	"testing"
 
@@ -9,44 +8,35 @@ import (
 	"github.com/glossa-dev/glossa/labeling"
 )
 
-func TestValidateConfig(t *testing.T) {
-	cases := []struct {
-		name, cfg, wantErr string // wantErr "" means valid
-	}{
-		{"default", labeling.DefaultConfig, ""},
-		{"text classification", `<View><Text name="text" value="$text"/><Choices name="sentiment" toName="text" choice="single"><Choice value="Positive"/></Choices></View>`, ""},
-		{"comments and whitespace", "<?xml version=\"1.0\"?>\n<!-- a comment -->\n<View>\n  <Header value=\"Hi\"/>\n</View>\n", ""},
-		{"empty", "  ", "empty"},
-		{"not XML", "hello", "outside the <View>"},
-		{"unclosed", "<View>\n<Text name=\"t\">\n</View>", "line 3"},
-		{"wrong root", "<Text/>", "root element must be <View>"},
-		{"two roots", "<View/><View/>", "exactly one root"},
-		{"doctype", `<!DOCTYPE View [<!ENTITY x "y">]><View>&x;</View>`, "DOCTYPE"},
-		{"text outside", "<View/>junk", "outside"},
-		{"too deep", strings.Repeat("<View>", 101) + strings.Repeat("</View>", 101), "100 deep"},
-		{"too large", "<View>" + strings.Repeat(" ", 1<<20) + "</View>", "1 MiB"},
-	}
-	for _, c := range cases {
-		err := labeling.ValidateConfig(c.cfg)
-		switch {
-		case c.wantErr == "" && err != nil:
-			t.Errorf("%s: refused: %v", c.name, err)
-		case c.wantErr != "" && (err == nil || !strings.Contains(glossa.ErrorMessage(err), c.wantErr)):
-			t.Errorf("%s: error %v, want one containing %q", c.name, err, c.wantErr)
-		}
+// A configuration over 1 MiB is refused as too large, before parsing.
+func TestParseConfigTooLarge(t *testing.T) {
+	_, err := labeling.ParseConfig("<View>" + strings.Repeat(" ", 1<<20) + "</View>")
+	if glossa.ErrorCode(err) != glossa.ETOOLARGE || !strings.Contains(glossa.ErrorMessage(err), "1 MiB") {
+		t.Fatalf("err = %v, want too large", err)
 	}
 }
 
-func TestValidateResult(t *testing.T) {
+// Imported annotations and predictions are checked for Label Studio's
+// result shape (a list of objects with an object value); the import does
+// not read the project's configuration.
+func TestReadTasksResultShape(t *testing.T) {
 	valid := []string{`[]`, `[{"from_name":"a","to_name":"b","type":"choices","value":{"choices":["x"]}}]`, `[{"id":"r1","value":{}}]`}
 	invalid := []string{`null`, `{}`, `"x"`, `[1]`, `[{"value":[1]}]`, `[{"from_name":3}]`, `[[]]`}
+	read := func(result string) error {
+		for _, err := range labeling.ReadTasks(strings.NewReader(`[{"data": {"text": "x"}, "annotations": [{"result": ` + result + `}], "predictions": [{"result": ` + result + `}]}]`)) {
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	for _, v := range valid {
-		if err := labeling.ValidateResult(json.RawMessage(v)); err != nil {
+		if err := read(v); err != nil {
 			t.Errorf("%s refused: %v", v, err)
 		}
 	}
 	for _, v := range invalid {
-		if err := labeling.ValidateResult(json.RawMessage(v)); glossa.ErrorCode(err) != glossa.EINVALID {
+		if err := read(v); glossa.ErrorCode(err) != glossa.EINVALID {
 			t.Errorf("%s: err = %v, want invalid", v, err)
 		}
 	}

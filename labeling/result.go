@@ -16,11 +16,12 @@ type resultItem struct {
 	Value    json.RawMessage `json:"value"`
 }
 
-// ValidateResult checks the shape of an annotation result: a JSON list of
-// objects whose from_name, to_name and type, when present, are strings and
-// whose value, when present, is an object. Checking results against the
-// project's labeling configuration is a later step.
-func ValidateResult(raw json.RawMessage) error {
+// checkResultShape checks the shape of a result without a configuration:
+// a JSON list of objects whose from_name, to_name and type, when present,
+// are strings and whose value, when present, is an object. Imports use it
+// (they stream tasks without reading the project's configuration) and
+// Config.ValidateResult starts with it.
+func checkResultShape(raw json.RawMessage) error {
 	var items []json.RawMessage
 	if err := json.Unmarshal(raw, &items); err != nil || items == nil {
 		return glossa.Errorf(glossa.EINVALID, "result must be a list of Label Studio result objects, such as [{\"from_name\":\"sentiment\",\"to_name\":\"text\",\"type\":\"choices\",\"value\":{\"choices\":[\"Positive\"]}}].")

@@ -88,7 +88,7 @@ func isRegion(c *Control) bool {
 // Problems are reported all at once, each naming its result index, in a
 // *glossa.Error with code EINVALID.
 func (c *Config) ValidateResult(result, data json.RawMessage) error {
-	if err := ValidateResult(result); err != nil {
+	if err := checkResultShape(result); err != nil {
 		return err
 	}
 	taskData, err := decodeTaskData(data)

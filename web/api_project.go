@@ -1,7 +1,10 @@
 package web
 
 import (
+	"fmt"
 	"net/http"
+	"slices"
+	"strings"
 
 	"github.com/glossa-dev/glossa"
 	"github.com/glossa-dev/glossa/authz"
@@ -80,12 +83,66 @@ func (req *projectRequest) update() (glossa.ProjectUpdate, error) {
 		return upd, err
 	}
 	if req.LabelConfig != nil {
-		if err := labeling.ValidateConfig(*req.LabelConfig); err != nil {
+		if _, err := labeling.ParseConfig(*req.LabelConfig); err != nil {
 			return upd, err
 		}
 		upd.LabelConfig = req.LabelConfig
 	}
 	return upd, nil
+}
+
+// checkConfigChange refuses a new labeling configuration that would leave
+// existing annotations pointing at labels, choices or controls it no
+// longer has, as Label Studio does, and names them. It reads every
+// annotation of the project, which is why it runs only when the
+// configuration changes and annotations exist.
+func (s *Server) checkConfigChange(r *http.Request, pr *glossa.Project, config string) error {
+	if config == pr.LabelConfig || pr.AnnotationCount == 0 {
+		return nil
+	}
+	next, err := labeling.ParseConfig(config)
+	if err != nil {
+		return err
+	}
+	// A configuration saved before configs were checked this closely may
+	// not parse; then a change of a control's tag or toName cannot be
+	// told, but removed labels still can.
+	old, _ := labeling.ParseConfig(pr.LabelConfig)
+	used := map[string][]string{}
+	err = s.Tasks.ExportTasks(r.Context(), glossa.ExportFilter{OrgID: pr.OrgID, ProjectID: pr.ID, OnlyAnnotated: true}, func(t *glossa.Task) error {
+		for _, a := range t.Annotations {
+			for name, values := range labeling.UsedLabels(a.Result) {
+				merged := used[name]
+				if merged == nil {
+					merged = []string{}
+				}
+				for _, v := range values {
+					if !slices.Contains(merged, v) {
+						merged = append(merged, v)
+					}
+				}
+				used[name] = merged
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	orphans := labeling.OrphanedLabels(old, next, used)
+	if len(orphans) == 0 {
+		return nil
+	}
+	shown := orphans
+	if len(shown) > 20 {
+		shown = shown[:20]
+	}
+	more := ""
+	if n := len(orphans) - len(shown); n > 0 {
+		more = fmt.Sprintf(" and %d more", n)
+	}
+	return glossa.Errorf(glossa.ECONFLICT, "The new labeling configuration drops what existing annotations use: %s%s. Keep those labels and controls, or delete the annotations that use them first.",
+		strings.Join(shown, ", "), more)
 }
 
 // sandboxTitle names the personal workspace that receives projects created
@@ -202,6 +259,11 @@ func (s *Server) handleProjectUpdate(w http.ResponseWriter, r *http.Request, p *
 	upd, err := req.update()
 	if err != nil {
 		return err
+	}
+	if upd.LabelConfig != nil {
+		if err := s.checkConfigChange(r, pr, *upd.LabelConfig); err != nil {
+			return err
+		}
 	}
 	if upd.WorkspaceID != nil && *upd.WorkspaceID != pr.WorkspaceID {
 		// Moving a project needs the right to create projects in the target.

@@ -65,7 +65,8 @@ func (s *Server) handleProjectImport(w http.ResponseWriter, r *http.Request, p *
 
 // handleTaskList lists a project's tasks: ?project=ID, Label Studio's
 // page and page_size, or cursor for fast deep paging; ordering=-id for
-// newest first; labeled=true|false.
+// newest first; labeled=true|false. With query= (Label Studio's data
+// manager query) it is the data manager's listing, handleTaskQuery.
 func (s *Server) handleTaskList(w http.ResponseWriter, r *http.Request, p *glossa.Principal) error {
 	q := r.URL.Query()
 	if q.Get("project") == "" {
@@ -78,6 +79,9 @@ func (s *Server) handleTaskList(w http.ResponseWriter, r *http.Request, p *gloss
 	pr, err := s.projectByID(r, p, projectID, authz.TaskView)
 	if err != nil {
 		return err
+	}
+	if q.Has("query") {
+		return s.handleTaskQuery(w, r, p, pr)
 	}
 	page, size, err := pageParams(r)
 	if err != nil {
@@ -180,17 +184,32 @@ type annotationRequest struct {
 }
 
 func (req *annotationRequest) update() (glossa.AnnotationUpdate, error) {
-	upd := glossa.AnnotationUpdate{WasCancelled: req.WasCancelled, GroundTruth: req.GroundTruth, LeadTime: req.LeadTime}
-	if req.Result != nil {
-		if err := labeling.ValidateResult(*req.Result); err != nil {
-			return upd, err
-		}
-		upd.Result = req.Result
-	}
+	upd := glossa.AnnotationUpdate{Result: req.Result, WasCancelled: req.WasCancelled, GroundTruth: req.GroundTruth, LeadTime: req.LeadTime}
 	if req.LeadTime != nil && (*req.LeadTime < 0 || *req.LeadTime > 1e9) {
 		return upd, glossa.Errorf(glossa.EINVALID, "lead_time must be a number of seconds, 0 or more.")
 	}
 	return upd, nil
+}
+
+// checkResult validates an annotation's result against the project's
+// labeling configuration and the task's data. A skip (was_cancelled) is
+// not checked: Label Studio stores whatever a skipped annotation holds.
+func checkResult(pr *glossa.Project, t *glossa.Task, result json.RawMessage, cancelled bool) error {
+	if cancelled {
+		if len(result) == 0 || string(result) == "[]" {
+			return nil
+		}
+		var items []json.RawMessage
+		if json.Unmarshal(result, &items) != nil {
+			return glossa.Errorf(glossa.EINVALID, "result must be a list of Label Studio result objects.")
+		}
+		return nil
+	}
+	cfg, err := labeling.ParseConfig(pr.LabelConfig)
+	if err != nil {
+		return glossa.Errorf(glossa.EUNPROCESSABLE, "This project's labeling configuration is not valid, so annotations cannot be checked against it; a Manager can correct it. %s", glossa.ErrorMessage(err))
+	}
+	return cfg.ValidateResult(result, t.Data)
 }
 
 func (s *Server) handleAnnotationCreate(w http.ResponseWriter, r *http.Request, p *glossa.Principal) error {
@@ -207,6 +226,9 @@ func (s *Server) handleAnnotationCreate(w http.ResponseWriter, r *http.Request, 
 	}
 	upd, err := req.update()
 	if err != nil {
+		return err
+	}
+	if err := checkResult(pr, t, *upd.Result, upd.WasCancelled != nil && *upd.WasCancelled); err != nil {
 		return err
 	}
 	a := &glossa.Annotation{OrgID: p.OrgID, ProjectID: pr.ID, TaskID: t.ID, Result: *upd.Result, CompletedBy: p.UserID}
@@ -227,31 +249,39 @@ func (s *Server) handleAnnotationCreate(w http.ResponseWriter, r *http.Request, 
 	return nil
 }
 
-// annotationFromPath loads {id} and checks action on it; the author decides
-// what Annotators may change.
-func (s *Server) annotationFromPath(r *http.Request, p *glossa.Principal, action authz.Action) (*glossa.Annotation, error) {
+// annotationFromPath loads {id} with its task and project and checks
+// action on it; the author decides what Annotators may change. A task the
+// caller may not see hides its annotations too.
+func (s *Server) annotationFromPath(r *http.Request, p *glossa.Principal, action authz.Action) (*glossa.Annotation, *glossa.Task, *glossa.Project, error) {
 	id, err := pathID(r, "id")
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
 	a, err := s.Annotations.FindAnnotationByID(r.Context(), p.OrgID, id)
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
 	pr, err := s.Projects.FindProjectByID(r.Context(), p.OrgID, a.ProjectID)
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
 	res := projectResource(pr)
 	res.OwnerID = a.CompletedBy
 	if err := authz.Check(p, action, res); err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
-	return a, nil
+	t, err := s.Tasks.FindTaskByID(r.Context(), p.OrgID, a.TaskID)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if err := s.checkTaskVisible(r.Context(), p, t); err != nil {
+		return nil, nil, nil, err
+	}
+	return a, t, pr, nil
 }
 
 func (s *Server) handleAnnotationGet(w http.ResponseWriter, r *http.Request, p *glossa.Principal) error {
-	a, err := s.annotationFromPath(r, p, authz.TaskView)
+	a, _, _, err := s.annotationFromPath(r, p, authz.TaskView)
 	if err != nil {
 		return err
 	}
@@ -260,7 +290,7 @@ func (s *Server) handleAnnotationGet(w http.ResponseWriter, r *http.Request, p *
 }
 
 func (s *Server) handleAnnotationUpdate(w http.ResponseWriter, r *http.Request, p *glossa.Principal) error {
-	a, err := s.annotationFromPath(r, p, authz.AnnotationUpdate)
+	a, t, pr, err := s.annotationFromPath(r, p, authz.AnnotationUpdate)
 	if err != nil {
 		return err
 	}
@@ -272,17 +302,33 @@ func (s *Server) handleAnnotationUpdate(w http.ResponseWriter, r *http.Request, 
 	if err != nil {
 		return err
 	}
+	// A new result is checked, and so is the old one when a skip becomes
+	// an annotation; a change of ground_truth alone checks nothing.
+	cancelled := a.WasCancelled
+	if upd.WasCancelled != nil {
+		cancelled = *upd.WasCancelled
+	}
+	if upd.Result != nil || (a.WasCancelled && !cancelled) {
+		result := a.Result
+		if upd.Result != nil {
+			result = *upd.Result
+		}
+		if err := checkResult(pr, t, result, cancelled); err != nil {
+			return err
+		}
+	}
 	updated, err := s.Annotations.UpdateAnnotation(r.Context(), p.OrgID, a.ID, upd)
 	if err != nil {
 		return err
 	}
 	s.Storage.Kick()
+	s.dropDraftOf(r, p, a)
 	writeJSON(w, http.StatusOK, updated)
 	return nil
 }
 
 func (s *Server) handleAnnotationDelete(w http.ResponseWriter, r *http.Request, p *glossa.Principal) error {
-	a, err := s.annotationFromPath(r, p, authz.AnnotationDelete)
+	a, _, _, err := s.annotationFromPath(r, p, authz.AnnotationDelete)
 	if err != nil {
 		return err
 	}
@@ -334,6 +380,12 @@ func (s *Server) handleProjectExport(w http.ResponseWriter, r *http.Request, p *
 		}
 		f.IDs = append(f.IDs, id)
 	}
+	return s.streamExport(w, r, pr, format, f)
+}
+
+// streamExport writes the tasks f selects in format, as a download.
+// Nothing is buffered: tasks are read in chunks and written as they come.
+func (s *Server) streamExport(w http.ResponseWriter, r *http.Request, pr *glossa.Project, format string, f glossa.ExportFilter) error {
 	// The writer is made before anything is sent, so an unknown format is
 	// still a clean 400.
 	ew, err := labeling.NewExportWriter(format, w)

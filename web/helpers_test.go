@@ -5,10 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -77,9 +79,13 @@ func MustServer(tb testing.TB, engine string) *TestServer {
 	db.Now = clock.Now
 	srv := &web.Server{
 		Orgs: db, Members: db, Workspaces: db, Projects: db, Tasks: db, Annotations: db,
-		Sessions: db, Tokens: db, Audit: db, SSO: db, Storages: db, DB: db,
+		Sessions: db, Tokens: db, Audit: db, SSO: db, Storages: db, Labeling: db, DB: db,
 		Throttle: &auth.Throttle{Store: db, Now: clock.Now},
 		Now:      clock.Now,
+	}
+	if os.Getenv("GLOSSA_TEST_LOG") != "" {
+		// Server errors (500s) to stderr, to see why a test got one.
+		srv.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
 	ts := &TestServer{Web: srv, DB: db, Clock: clock}
 	ts.Server = httptest.NewServer(srv.Handler())

@@ -53,6 +53,8 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("POST /api/projects/{id}/import", s.api(s.handleProjectImport))
 	mux.Handle("GET /api/projects/{id}/export", s.api(s.handleProjectExport))
 	mux.Handle("GET /api/projects/{id}/export/formats", s.api(s.handleExportFormats))
+	mux.Handle("GET /api/projects/{id}/next", s.api(s.handleNextTask))
+	mux.Handle("GET /api/templates", s.api(s.handleTemplateList))
 
 	// Tasks and annotations.
 	mux.Handle("GET /api/tasks", s.api(s.handleTaskList))
@@ -63,6 +65,17 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("GET /api/annotations/{id}", s.api(s.handleAnnotationGet))
 	mux.Handle("PATCH /api/annotations/{id}", s.api(s.handleAnnotationUpdate))
 	mux.Handle("DELETE /api/annotations/{id}", s.api(s.handleAnnotationDelete))
+
+	// Labeling work (api_labeling.go): drafts, reviews and the data
+	// manager's actions. A skip is an annotation with was_cancelled=true.
+	mux.Handle("GET /api/tasks/{id}/drafts", s.api(s.handleDraftList))
+	mux.Handle("POST /api/tasks/{id}/drafts", s.api(s.handleDraftSave))
+	mux.Handle("GET /api/tasks/{id}/draft", s.api(s.handleDraftGet))
+	mux.Handle("PUT /api/tasks/{id}/draft", s.api(s.handleDraftSave))
+	mux.Handle("DELETE /api/tasks/{id}/draft", s.api(s.handleDraftDelete))
+	mux.Handle("GET /api/annotations/{id}/reviews", s.api(s.handleReviewList))
+	mux.Handle("POST /api/annotations/{id}/reviews", s.api(s.handleReviewCreate))
+	mux.Handle("POST /api/dm/actions", s.api(s.handleDMAction))
 
 	// Cloud storages (source: /api/storages/s3, target:
 	// /api/storages/export/s3), their sync jobs and task media.
@@ -120,6 +133,10 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("POST /projects", s.page(s.handleUIProjectCreate))
 	mux.Handle("GET /projects/{id}", s.page(s.handleUIProjectGet))
 	mux.Handle("GET /projects/{id}/tasks/{task_id}", s.page(s.handleUITaskGet))
+	mux.Handle("POST /projects/{id}/config", s.page(s.handleUIProjectConfig))
+	mux.Handle("POST /projects/{id}/tasks/selected", s.page(s.handleUITasksSelected))
+	mux.Handle("GET /projects/{id}/label", s.page(s.handleUILabelNext))
+	mux.Handle("GET /projects/{id}/label/{task_id}", s.page(s.handleUILabelTask))
 	mux.Handle("GET /projects/{id}/storages/new", s.page(s.handleUIStorageNew))
 	mux.Handle("POST /projects/{id}/storages/new", s.page(s.handleUIStorageCreate))
 	mux.Handle("POST /projects/{id}/storages/{sid}/sync", s.page(s.handleUIStorageSync))

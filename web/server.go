@@ -46,6 +46,12 @@ type Server struct {
 	Audit       glossa.AuditService
 	SSO         glossa.SAMLService
 	Storages    glossa.StorageService
+	// Labeling stores drafts, task leases, reviews and answers the data
+	// manager; nil answers that labeling work is not configured.
+	Labeling glossa.LabelingService
+	// TaskLease is how long "next task" holds a task for a person;
+	// DefaultTaskLease if 0.
+	TaskLease time.Duration
 	// Storage reaches buckets (validate, visibility, media) and wakes the
 	// background worker; nil answers that cloud storage is not configured.
 	Storage  StorageAccess
@@ -109,6 +115,12 @@ func (s *Server) Handler() http.Handler {
 		}
 		if s.Storage == nil {
 			s.Storage = noStorage{}
+		}
+		if s.Labeling == nil {
+			s.Labeling = noLabeling{}
+		}
+		if s.TaskLease == 0 {
+			s.TaskLease = DefaultTaskLease
 		}
 		if s.Metrics == nil {
 			s.Metrics = prometheus.NewRegistry()

@@ -73,6 +73,7 @@ var loadUI = sync.OnceValues(func() (*uiAssets, error) {
 		"itoa":   idString,
 		"lower":  strings.ToLower,
 		"plural": plural,
+		"count":  formatCount,
 	}
 	base, err := template.New("layout.html").Funcs(funcs).ParseFS(uiFiles, "templates/layout.html")
 	if err != nil {
@@ -116,6 +117,10 @@ type pageData struct {
 	// Refresh, when set, reloads the page after that many seconds (a page
 	// that shows a running job's progress).
 	Refresh int
+	// Styles and Scripts are static files a page loads besides app.css
+	// and app.js (the labeling page's); Wide lets it use the whole window.
+	Styles, Scripts []string
+	Wide            bool
 }
 
 // NotActivated tells the layout to explain why a signed-in person sees
@@ -143,6 +148,11 @@ var notices = map[string]string{
 	"sync-queued":       "Sync queued. Its progress shows below and updates by itself.",
 	"storage-created":   "Storage added. Sync it to bring in its objects (a source), or save annotations to send them (a target).",
 	"sync-canceled":     "Cancellation requested. The sync stops after its current batch.",
+	"annotation-saved":  "Annotation saved.",
+	"task-skipped":      "Task skipped.",
+	"review-saved":      "Review saved. The annotator sees your verdict on this page.",
+	"tasks-deleted":     "The selected tasks are deleted.",
+	"config-saved":      "Labeling configuration saved. The labeling page uses it from now on.",
 }
 
 // newPage starts the data of a page for p, who may be nil (sign-in, setup

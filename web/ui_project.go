@@ -5,9 +5,7 @@ package web
 import (
 	"encoding/json"
 	"net/http"
-	"net/url"
 	"sort"
-	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -31,13 +29,20 @@ type option struct {
 // projectForm holds what was typed into the create form, to show it again
 // next to an error.
 type projectForm struct {
-	Title, Description, LabelConfig, Workspace string
+	Title, Description, LabelConfig, Workspace, Template string
+}
+
+// templateOption is a labeling template offered by the create form.
+type templateOption struct {
+	Name, Title, Config string
+	Selected            bool
 }
 
 type projectsData struct {
 	Projects      []projectRow
 	CanCreate     bool
 	Workspaces    []option
+	Templates     []templateOption
 	Form          projectForm
 	DefaultConfig string
 }
@@ -59,6 +64,9 @@ func (s *Server) renderProjects(w http.ResponseWriter, r *http.Request, p *gloss
 	}
 	titles := make(map[int64]string, len(workspaces))
 	data := projectsData{Form: form, DefaultConfig: labeling.DefaultConfig}
+	for _, tpl := range labeling.Templates {
+		data.Templates = append(data.Templates, templateOption{Name: tpl.Name, Title: tpl.Title, Config: tpl.Config, Selected: tpl.Name == form.Template})
+	}
 	for _, ws := range workspaces {
 		titles[ws.ID] = ws.Title
 		if authz.Can(p, authz.ProjectCreate, authz.Resource{OrgID: p.OrgID, WorkspaceID: ws.ID}) == authz.Allow {
@@ -88,10 +96,15 @@ func (s *Server) handleUIProjectCreate(w http.ResponseWriter, r *http.Request, p
 		return err
 	}
 	f := r.PostForm
-	form := projectForm{Title: f.Get("title"), Description: f.Get("description"), LabelConfig: f.Get("label_config"), Workspace: f.Get("workspace")}
+	form := projectForm{Title: f.Get("title"), Description: f.Get("description"), LabelConfig: f.Get("label_config"),
+		Workspace: f.Get("workspace"), Template: f.Get("template")}
 	req := projectRequest{Title: &form.Title, Description: &form.Description}
 	if strings.TrimSpace(form.LabelConfig) != "" {
+		// A configuration written (or a template edited) wins over the
+		// template chosen.
 		req.LabelConfig = &form.LabelConfig
+	} else if tpl := labeling.FindTemplate(form.Template); tpl != nil {
+		req.LabelConfig = &tpl.Config
 	}
 	fail := func(err error) error {
 		if glossa.ErrorCode(err) == glossa.EINTERNAL {
@@ -114,26 +127,19 @@ func (s *Server) handleUIProjectCreate(w http.ResponseWriter, r *http.Request, p
 	return nil
 }
 
-// taskRow is one line of a project's task table.
-type taskRow struct {
-	glossa.Task
-	Preview string
-}
-
 type exportLink struct{ Label, Href string }
 
 type projectData struct {
 	Project        *glossa.Project
 	WorkspaceTitle string
-	CanTasks       bool
-	Tasks          []taskRow
-	Total          int64
-	Filter         string // "", "labeled" or "unlabeled"
-	Filters        []option
-	NextPage       string
 	CanImport      bool
 	ImportURL      string
 	Exports        []exportLink
+	// Tasks is the data manager, nil for those who may not see tasks.
+	Tasks *dataManager
+	// CanConfig shows the labeling configuration form, with Config in it.
+	CanConfig bool
+	Config    string
 	// CanManageStorage shows the storage section; Storages are its rows.
 	CanManageStorage bool
 	Storages         []storageRow
@@ -149,22 +155,59 @@ type storageRow struct {
 	Running     bool
 }
 
-// tasksPerPage is how many tasks a project page lists.
-const tasksPerPage = 100
-
-// handleUIProjectGet shows a project: its details, its newest tasks,
-// import and export.
+// handleUIProjectGet shows a project: its details, import and export,
+// storages and the data manager over its tasks.
 func (s *Server) handleUIProjectGet(w http.ResponseWriter, r *http.Request, p *glossa.Principal) error {
 	pr, err := s.projectFromPath(r, p, authz.ProjectView)
 	if err != nil {
 		return err
 	}
+	return s.renderProject(w, r, p, pr, http.StatusOK, pr.LabelConfig, "")
+}
+
+// handleUIProjectConfig changes the project's labeling configuration from
+// its page: a configuration with mistakes, or one that would drop labels
+// existing annotations use, comes back with what is wrong, unsaved.
+func (s *Server) handleUIProjectConfig(w http.ResponseWriter, r *http.Request, p *glossa.Principal) error {
+	pr, err := s.projectFromPath(r, p, authz.ProjectUpdate)
+	if err != nil {
+		return err
+	}
+	if err := s.parseForm(w, r); err != nil {
+		return err
+	}
+	config := r.PostForm.Get("label_config")
+	if strings.TrimSpace(config) == "" {
+		config = labeling.DefaultConfig
+	}
+	upd, err := (&projectRequest{LabelConfig: &config}).update()
+	if err == nil {
+		err = s.checkConfigChange(r, pr, config)
+	}
+	if err == nil {
+		_, err = s.Projects.UpdateProject(r.Context(), p.OrgID, pr.ID, upd)
+	}
+	if err != nil {
+		if glossa.ErrorCode(err) == glossa.EINTERNAL {
+			return err
+		}
+		return s.renderProject(w, r, p, pr, errorStatus(glossa.ErrorCode(err)), config, glossa.ErrorMessage(err))
+	}
+	http.Redirect(w, r, "/projects/"+idString(pr.ID)+"?notice=config-saved#config", http.StatusSeeOther)
+	return nil
+}
+
+// renderProject shows the project page, with config in the configuration
+// form and errMsg above the page when set.
+func (s *Server) renderProject(w http.ResponseWriter, r *http.Request, p *glossa.Principal, pr *glossa.Project, status int, config, errMsg string) error {
+	var err error
 	res := projectResource(pr)
 	data := projectData{
 		Project:   pr,
-		CanTasks:  authz.Can(p, authz.TaskView, res) == authz.Allow,
 		CanImport: authz.Can(p, authz.TaskImport, res) == authz.Allow,
 		ImportURL: "/api/projects/" + idString(pr.ID) + "/import",
+		CanConfig: authz.Can(p, authz.ProjectUpdate, res) == authz.Allow,
+		Config:    config,
 	}
 	if ws, err := s.Workspaces.FindWorkspaceByID(r.Context(), p.OrgID, pr.WorkspaceID); err == nil && authz.Can(p, authz.WorkspaceView, workspaceResource(ws)) == authz.Allow {
 		data.WorkspaceTitle = ws.Title
@@ -175,49 +218,13 @@ func (s *Server) handleUIProjectGet(w http.ResponseWriter, r *http.Request, p *g
 				Href: "/api/projects/" + idString(pr.ID) + "/export?exportType=" + format + "&download_all_tasks=true"})
 		}
 	}
-	if data.CanTasks {
-		q := r.URL.Query()
-		f := glossa.TaskFilter{OrgID: p.OrgID, ProjectID: pr.ID, Order: glossa.NewestFirst, Limit: tasksPerPage}
-		switch data.Filter = q.Get("filter"); data.Filter {
-		case "labeled", "unlabeled":
-			labeled := data.Filter == "labeled"
-			f.Labeled = &labeled
-		default:
-			data.Filter = ""
-		}
-		if v := q.Get("cursor"); v != "" {
-			if f.Cursor, err = parseID("cursor", v); err != nil {
-				return err
-			}
-		}
-		if f.Visibility, err = s.taskVisibility(r.Context(), p, pr.ID); err != nil {
+	if authz.Can(p, authz.TaskView, res) == authz.Allow {
+		if data.Tasks, err = s.dataManager(r, p, pr); err != nil {
 			return err
-		}
-		tasks, total, err := s.Tasks.FindTasks(r.Context(), f)
-		if err != nil {
-			return err
-		}
-		data.Total = total
-		for _, t := range tasks {
-			data.Tasks = append(data.Tasks, taskRow{Task: t, Preview: preview(string(t.Data), 160)})
-		}
-		base := "/projects/" + idString(pr.ID)
-		for _, o := range []option{{"", "All", false}, {"labeled", "Labeled", false}, {"unlabeled", "Unlabeled", false}} {
-			href := base
-			if o.Value != "" {
-				href += "?filter=" + o.Value
-			}
-			data.Filters = append(data.Filters, option{Value: href, Label: o.Label, Selected: o.Value == data.Filter})
-		}
-		if len(tasks) == tasksPerPage {
-			next := url.Values{"cursor": {strconv.FormatInt(tasks[len(tasks)-1].ID, 10)}}
-			if data.Filter != "" {
-				next.Set("filter", data.Filter)
-			}
-			data.NextPage = base + "?" + next.Encode()
 		}
 	}
 	pd := s.newPage(r, p, pr.Title)
+	pd.Error = errMsg
 	if data.CanManageStorage = authz.Can(p, authz.StorageManage, res) == authz.Allow; data.CanManageStorage {
 		if data.Storages, err = s.storageRows(r, p, pr.ID); err != nil {
 			return err
@@ -229,7 +236,7 @@ func (s *Server) handleUIProjectGet(w http.ResponseWriter, r *http.Request, p *g
 		}
 	}
 	pd.Data = data
-	s.render(w, r, http.StatusOK, "project", pd)
+	s.render(w, r, status, "project", pd)
 	return nil
 }
 

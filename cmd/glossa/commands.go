@@ -77,7 +77,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	srv := &web.Server{
 		Orgs: db, Members: db, Workspaces: db, Projects: db, Tasks: db, Annotations: db,
-		Sessions: db, Tokens: db, Audit: db, SSO: db, Storages: db, DB: db,
+		Sessions: db, Tokens: db, Audit: db, SSO: db, Storages: db, Labeling: db, DB: db,
 		Throttle:   &auth.Throttle{Store: db},
 		SAML:       &samlProviders{store: db, sealer: sealer, baseURL: cfg.baseURL(), now: time.Now},
 		Metadata:   metadataFetcher{fetcher},

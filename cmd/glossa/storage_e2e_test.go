@@ -173,11 +173,15 @@ func startFederatedRig(t *testing.T, maxSession time.Duration) *federatedRig {
 	return r
 }
 
+// imageConfig is the labeling configuration of the rig's projects: an
+// image (the blob URL's field) and a choice about it.
+const imageConfig = `<View><Image name="image" value="$image"/><Choices name="label" toName="image"><Choice value="ok"/><Choice value="not ok"/></Choices></View>`
+
 // project creates a project in the rig's workspace, which the IdP groups
 // give everyone.
 func (r *federatedRig) project(t *testing.T, title string) int64 {
 	t.Helper()
-	return int64(r.srv.api(t, "POST", "/api/projects", map[string]any{"title": title, "workspace": r.ws}, 201)["id"].(float64))
+	return int64(r.srv.api(t, "POST", "/api/projects", map[string]any{"title": title, "workspace": r.ws, "label_config": imageConfig}, 201)["id"].(float64))
 }
 
 // storage is the body of a storage of the rig's buckets.

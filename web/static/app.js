@@ -1,6 +1,7 @@
 // Glossa's small browser script: the task import (a fetch to the JSON API
-// with the session's CSRF token), confirmations, and copying a new token.
-// Everything else works without JavaScript.
+// with the session's CSRF token), confirmations, copying a new token and
+// the data manager's "select all". Everything else works without
+// JavaScript, except the labeling page, which has label.js.
 (function () {
   "use strict";
 
@@ -15,6 +16,36 @@
       }
     });
   });
+
+  // Buttons with data-confirm ask before they submit their form (the data
+  // manager's delete).
+  document.querySelectorAll("button[data-confirm]").forEach(function (btn) {
+    btn.addEventListener("click", function (event) {
+      if (!window.confirm(btn.getAttribute("data-confirm"))) {
+        event.preventDefault();
+      }
+    });
+  });
+
+  // The data manager's "select all" ticks every task of the page.
+  var selectAll = document.getElementById("dm-select-all");
+  if (selectAll) {
+    selectAll.addEventListener("change", function () {
+      document.querySelectorAll('#dm-form input[name="ids"]').forEach(function (box) {
+        box.checked = selectAll.checked;
+      });
+    });
+  }
+
+  // Choosing a labeling template fills in its configuration, to edit.
+  var template = document.getElementById("template");
+  var config = document.getElementById("label_config");
+  if (template && config) {
+    template.addEventListener("change", function () {
+      var chosen = template.options[template.selectedIndex];
+      config.value = chosen.getAttribute("data-config") || "";
+    });
+  }
 
   // Task import: send the chosen file, or the pasted JSON, as the body of
   // POST /api/projects/{id}/import and say what happened.
