@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/chromedp"
 
 	"github.com/glossa-dev/glossa/internal/browsertest"
@@ -713,6 +714,9 @@ func TestFederatedTaskInBrowser(t *testing.T) {
 	t.Parallel()
 	r := startFederatedRig(t, 0)
 	owner := &person{name: "owner", token: r.srv.token}
+	// Boxes on the bucket's images.
+	r.srv.api(t, "PATCH", fmt.Sprintf("/api/projects/%d", r.proj), map[string]any{"label_config": `<View><Image name="image" value="$image"/>` +
+		`<RectangleLabels name="label" toName="image"><Label value="Cell"/></RectangleLabels></View>`}, 200)
 	src := r.create(t, owner, "s3", map[string]any{"bucket": scans, "use_blob_urls": true, "recursive_scan": true,
 		"auth_mode": "saml_federated", "principal_arn": providerARN})
 	carol := &person{name: "carol"}
@@ -744,5 +748,54 @@ func TestFederatedTaskInBrowser(t *testing.T) {
 	})
 	if !strings.HasPrefix(loaded, page+" ") {
 		t.Fatalf("the browser is at %q, want the task page", loaded)
+	}
+
+	// On the labeling page she draws a box on the bucket's image and
+	// submits it.
+	browsertest.Do(t, ctx,
+		chromedp.Navigate(fmt.Sprintf("%s/projects/%d/label/%d", r.srv.base, r.proj, task)),
+		chromedp.WaitVisible(chromedp.CSS(`#label-app[data-ready="true"]`)),
+		chromedp.Poll[chromedp.Void](`document.querySelector(".lbl-img").naturalWidth === 8`, chromedp.WithPollingTimeout(15*time.Second)),
+	)
+	type rect struct{ Left, Top, Width, Height float64 }
+	b := browsertest.Run(t, ctx, chromedp.Evaluate[rect](`(() => { const r = document.querySelector(".lbl-svg").getBoundingClientRect(); return {Left: r.left, Top: r.top, Width: r.width, Height: r.height}; })()`))
+	at := func(px, py float64) (float64, float64) { return b.Left + b.Width*px/100, b.Top + b.Height*py/100 }
+	browsertest.Do(t, ctx, chromedp.Click(chromedp.CSS(`.lbl-label[data-value="Cell"]`)))
+	browsertest.Do(t, ctx, mouseDrag(at(10, 10))(at(60, 50))...)
+	browsertest.Do(t, ctx, chromedp.Click(chromedp.ID("submit")), chromedp.WaitVisible(chromedp.ID("notice")))
+	status, anns, _ := r.call(t, alice, "GET", fmt.Sprintf("/api/tasks/%d/annotations", task), nil)
+	list, _ := anns["list"].([]any)
+	if status != 200 || len(list) != 1 {
+		t.Fatalf("alice's annotations = %d %v", status, anns)
+	}
+	result, _ := list[0].(map[string]any)["result"].([]any)
+	if len(result) != 1 {
+		t.Fatalf("result = %v", list[0])
+	}
+	item := result[0].(map[string]any)
+	v := item["value"].(map[string]any)
+	if item["type"] != "rectanglelabels" || item["original_width"] != 8.0 || fmt.Sprint(v["rectanglelabels"]) != "[Cell]" {
+		t.Fatalf("box = %v", item)
+	}
+	for k, want := range map[string]float64{"x": 10, "y": 10, "width": 50, "height": 40} {
+		if got, _ := v[k].(float64); got < want-1.5 || got > want+1.5 {
+			t.Errorf("value.%s = %v, want %v", k, v[k], want)
+		}
+	}
+}
+
+// mouseDrag presses the left button at (x0, y0), moves to (x1, y1) in
+// steps and releases it there.
+func mouseDrag(x0, y0 float64) func(x1, y1 float64) []chromedp.Action[chromedp.Void] {
+	return func(x1, y1 float64) []chromedp.Action[chromedp.Void] {
+		held := func(p *input.DispatchMouseEventParams) {
+			p.Button, p.Buttons, p.ClickCount = input.MouseButtonLeft, 1, 1
+		}
+		steps := []chromedp.Action[chromedp.Void]{chromedp.MouseEvent(chromedp.MouseMoved, x0, y0), chromedp.MouseEvent(chromedp.MousePressed, x0, y0, held)}
+		for i := 1; i <= 8; i++ {
+			f := float64(i) / 8
+			steps = append(steps, chromedp.MouseEvent(chromedp.MouseMoved, x0+(x1-x0)*f, y0+(y1-y0)*f, held))
+		}
+		return append(steps, chromedp.MouseEvent(chromedp.MouseReleased, x1, y1, held))
 	}
 }
