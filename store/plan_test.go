@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -124,4 +126,80 @@ func explain(t *testing.T, db *DB, q string, args []any) string {
 		t.Fatal(err)
 	}
 	return strings.Join(lines, "\n")
+}
+
+// TestLinkedKeysPlan checks that a sync's lookup of which keys are linked
+// already is a lookup per key in storage_links' primary key, even when the
+// table's statistics say the storage has a handful of links and it has
+// thousands, as they do while a first sync fills it: a plan that scans
+// every link of the storage makes each batch slower than the last.
+func TestLinkedKeysPlan(t *testing.T) {
+	for _, dialect := range []string{SQLite, Postgres} {
+		t.Run(dialect, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			var dsn string
+			if dialect == SQLite {
+				dsn = "sqlite:" + filepath.Join(t.TempDir(), "plan.db")
+			} else {
+				dsn = testpg.DSN(t)
+			}
+			db, err := Open(ctx, dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			if err := db.Migrate(ctx); err != nil {
+				t.Fatal(err)
+			}
+			org := &glossa.Organization{Title: "A", Slug: "a"}
+			if err := db.CreateOrganization(ctx, org, &glossa.User{Email: "o@a.example"}); err != nil {
+				t.Fatal(err)
+			}
+			p := &glossa.Project{OrgID: org.ID, Title: "P"}
+			if err := db.CreateProject(ctx, p); err != nil {
+				t.Fatal(err)
+			}
+			s := &glossa.Storage{OrgID: org.ID, ProjectID: p.ID, Type: glossa.StorageSource, Bucket: "b", AuthMode: glossa.AuthStatic}
+			if err := db.CreateStorage(ctx, s); err != nil {
+				t.Fatal(err)
+			}
+			key := func(i int) string { return fmt.Sprintf("images/%03d/%06d.jpg", i/1000, i) }
+			add := func(from, to int) {
+				t.Helper()
+				var objs []glossa.StorageObject
+				for i := from; i < to; i++ {
+					objs = append(objs, glossa.StorageObject{Key: key(i), Folder: key(i)[:11],
+						Tasks: []json.RawMessage{json.RawMessage(`{"data":{"image":"s3://b/` + key(i) + `"}}`)}})
+				}
+				if _, _, err := db.AddStorageObjects(ctx, s, objs); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// Statistics taken at 20 links, then 10,000 more.
+			add(0, 20)
+			if _, err := db.writer().exec(ctx, "ANALYZE storage_links"); err != nil {
+				t.Fatal(err)
+			}
+			for i := 20; i < 10_020; i += 1000 {
+				add(i, i+1000)
+			}
+			keys := make([]string, 500)
+			for i := range keys {
+				keys[i] = key(20_000 + i)
+			}
+			q, args := db.linkedKeysQuery(s.ID, keys)
+			plan := explain(t, db, q, args)
+			t.Logf("\n%s", plan)
+			for _, bad := range []string{"Hash", "Seq Scan", "Bitmap", "SCAN storage_links"} {
+				if strings.Contains(plan, bad) {
+					t.Errorf("the plan has %q:\n%s", bad, plan)
+				}
+			}
+			want := map[string]string{Postgres: "Index Only Scan using storage_links_pkey", SQLite: "SEARCH storage_links USING PRIMARY KEY (storage_id=? AND key=?)"}[dialect]
+			if !strings.Contains(plan, want) {
+				t.Errorf("the plan does not say %q:\n%s", want, plan)
+			}
+		})
+	}
 }

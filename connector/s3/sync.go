@@ -204,8 +204,10 @@ func (r *run) finish(ctx context.Context, runErr error) error {
 }
 
 // syncSource lists the bucket page by page and adds each page's new
-// objects as tasks, one transaction per batch. Memory holds one batch,
-// never the bucket.
+// objects as tasks, one transaction per batch. The next page is listed
+// while this one is committed (listAhead), so a sync takes about as long
+// as the slower of the two, not their sum. Memory holds at most three
+// pages and a batch, never the bucket.
 func (c *Connector) syncSource(ctx context.Context, r *run) error {
 	s := r.s
 	filter, err := compileFilter(s.RegexFilter)
@@ -218,8 +220,7 @@ func (c *Connector) syncSource(ctx context.Context, r *run) error {
 			return err
 		}
 	}
-	userID := r.job.RequestedBy
-	ab := aboutStorage(s, "list", c.roleOf(ctx, s, userID))
+	ab := aboutStorage(s, "list", c.roleOf(ctx, s, r.job.RequestedBy))
 	batch := c.batchSize()
 	in := &awss3.ListObjectsV2Input{Bucket: aws.String(s.Bucket), MaxKeys: aws.Int32(int32(batch))}
 	if p := listPrefix(s); p != "" {
@@ -228,25 +229,13 @@ func (c *Connector) syncSource(ctx context.Context, r *run) error {
 	if !s.RecursiveScan {
 		in.Delimiter = aws.String("/")
 	}
-	// The credentials are fetched afresh for each page, so that a long
-	// sync stops with the sign-in-again sentence when they expire, and
-	// the paginator lists through the client they have.
-	var a *access
-	pages := awss3.NewListObjectsV2Paginator(listerFunc(func(ctx context.Context, in *awss3.ListObjectsV2Input, opts ...func(*awss3.Options)) (*awss3.ListObjectsV2Output, error) {
-		return a.ep.s3(c).ListObjectsV2(ctx, in, opts...)
-	}), in)
+	l := c.listAhead(ctx, s, r.job.RequestedBy, in, ab)
+	defer l.stop()
 
 	b := &batcher{c: c, r: r, limit: batch}
-	for pages.HasMorePages() {
-		if a, err = c.acquire(ctx, s, userID); err != nil {
-			return err
-		}
-		page, err := pages.NextPage(ctx)
-		if err != nil {
-			return explain(err, ab)
-		}
+	for page := range l.pages {
 		var keys []string
-		for _, o := range page.Contents {
+		for _, o := range page.out.Contents {
 			key := aws.ToString(o.Key)
 			if key == "" || strings.HasSuffix(key, "/") {
 				continue // a "folder" placeholder, not an object
@@ -264,7 +253,7 @@ func (c *Connector) syncSource(ctx context.Context, r *run) error {
 					return err
 				}
 			}
-		} else if err := c.readTaskFiles(ctx, a, ab.withOp("read"), b, keys); err != nil {
+		} else if err := c.readTaskFiles(ctx, page.a, ab.withOp("read"), b, keys); err != nil {
 			return err
 		}
 		// Commit at least once per page, so that a listing whose pages
@@ -274,7 +263,73 @@ func (c *Connector) syncSource(ctx context.Context, r *run) error {
 			return err
 		}
 	}
+	if l.err != nil {
+		return l.err
+	}
 	return b.flush(ctx)
+}
+
+// lister lists a bucket in the background, one page ahead of its reader.
+type lister struct {
+	// pages delivers the pages in order; it is closed after the last
+	// page, or when listing failed (err) or was stopped.
+	pages <-chan listedPage
+	// err is why the listing ended early; read it once pages is closed.
+	err    error
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// listedPage is one page of a listing and the access it was listed with
+// (which reads the page's task files).
+type listedPage struct {
+	out *awss3.ListObjectsV2Output
+	a   *access
+}
+
+// listAhead starts listing in for userID. The credentials are fetched
+// afresh for each page, so that a long sync stops with the sign-in-again
+// sentence when they expire, and the paginator lists through the client
+// they have. Stop it with stop when done with it.
+func (c *Connector) listAhead(ctx context.Context, s *glossa.Storage, userID int64, in *awss3.ListObjectsV2Input, ab about) *lister {
+	ctx, cancel := context.WithCancel(ctx)
+	// One page in the channel and one being listed: the reader's page
+	// makes three at most.
+	ch := make(chan listedPage, 1)
+	l := &lister{pages: ch, cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(l.done)
+		defer close(ch)
+		var a *access
+		pages := awss3.NewListObjectsV2Paginator(listerFunc(func(ctx context.Context, in *awss3.ListObjectsV2Input, opts ...func(*awss3.Options)) (*awss3.ListObjectsV2Output, error) {
+			return a.ep.s3(c).ListObjectsV2(ctx, in, opts...)
+		}), in)
+		for pages.HasMorePages() {
+			var err error
+			if a, err = c.acquire(ctx, s, userID); err != nil {
+				l.err = err
+				return
+			}
+			out, err := pages.NextPage(ctx)
+			if err != nil {
+				l.err = explain(err, ab)
+				return
+			}
+			select {
+			case ch <- listedPage{out, a}:
+			case <-ctx.Done():
+				l.err = ctx.Err()
+				return
+			}
+		}
+	}()
+	return l
+}
+
+// stop ends the listing and waits for it.
+func (l *lister) stop() {
+	l.cancel()
+	<-l.done
 }
 
 // listerFunc adapts a function to awss3.ListObjectsV2APIClient.
