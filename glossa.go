@@ -299,6 +299,9 @@ type ExportFilter struct {
 	ProjectID     int64
 	OnlyAnnotated bool    // Label Studio's download_all_tasks=false
 	IDs           []int64 // only these tasks, if set
+	// Visibility, when set, leaves out the tasks of per-person storages
+	// that the exporting person's credentials may not read, as listings do.
+	Visibility *TaskVisibility
 }
 
 // Annotation is one person's labels on a task, in Label Studio's result JSON.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -353,6 +354,21 @@ func testStorageObjects(t *testing.T, f *fixture) {
 		}
 		if len(page) != tc.want || total != int64(tc.want) {
 			t.Errorf("%s: page %d, total %d, want %d", tc.name, len(page), total, tc.want)
+		}
+	}
+
+	// An export with the same visibility leaves out the same tasks.
+	var exported []string
+	err = f.db.ExportTasks(ctx, glossa.ExportFilter{OrgID: sf.org.ID, ProjectID: sf.project.ID, Visibility: vis("in/a/")}, func(t *glossa.Task) error {
+		exported = append(exported, string(t.Data))
+		return nil
+	})
+	if err != nil || len(exported) != 2+2 {
+		t.Fatalf("export with visibility = %v, %v", exported, err)
+	}
+	for _, d := range exported {
+		if strings.Contains(d, "in/b/") || strings.Contains(d, "in/c/") || strings.Contains(d, "top.jpg") {
+			t.Fatalf("the export holds a task the person may not see: %s", d)
 		}
 	}
 

@@ -530,6 +530,10 @@ func (db *DB) ExportTasks(ctx context.Context, f glossa.ExportFilter, yield func
 	if f.OnlyAnnotated {
 		base += " AND is_labeled = TRUE"
 	}
+	hidden, hiddenArgs := visibilityCondition(f.Visibility)
+	if hidden != "" {
+		base += " AND NOT EXISTS (SELECT 1 FROM storage_links l WHERE l.task_id = tasks.id AND (" + hidden + "))"
+	}
 	var ids []int64
 	if f.IDs != nil {
 		ids = slices.Clone(f.IDs)
@@ -539,7 +543,7 @@ func (db *DB) ExportTasks(ctx context.Context, f glossa.ExportFilter, yield func
 	after := int64(0)
 	for {
 		var q string
-		args := []any{p, f.OrgID}
+		args := append([]any{p, f.OrgID}, hiddenArgs...)
 		if f.IDs != nil {
 			if len(ids) == 0 {
 				return nil

@@ -380,6 +380,10 @@ func (s *Server) handleProjectExport(w http.ResponseWriter, r *http.Request, p *
 		}
 		f.IDs = append(f.IDs, id)
 	}
+	// A federated person exports only what they may see.
+	if f.Visibility, err = s.taskVisibility(r.Context(), p, pr.ID); err != nil {
+		return err
+	}
 	return s.streamExport(w, r, pr, format, f)
 }
 

@@ -260,6 +260,11 @@ func TestStorageVisibility(t *testing.T) {
 		if pm := list(f.manager); pm.Total != 2 {
 			t.Fatalf("without a role: total %d", pm.Total)
 		}
+		// Nor does their export of the project hold them.
+		exp := ts.As(t, f.manager).Do(t, "GET", fmt.Sprintf("/api/projects/%d/export?exportType=JSON&download_all_tasks=true", f.project.ID), nil)
+		if exp.Status != 200 || strings.Contains(string(exp.Body), "acme-scans") {
+			t.Fatalf("export without a role = %d %s", exp.Status, exp.Body)
+		}
 		var bTask glossa.Task
 		for _, task := range pb.Tasks {
 			if strings.Contains(string(task.Data), "/tasks/") {
