@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -18,25 +17,7 @@ import (
 func planDB(t *testing.T, dialect string) (*DB, *glossa.Organization, *glossa.User, *glossa.Project) {
 	t.Helper()
 	ctx := context.Background()
-	var dsn string
-	if dialect == SQLite {
-		dsn = "sqlite:" + filepath.Join(t.TempDir(), "plan.db")
-	} else {
-		dsn = testpg.DSN(t)
-	}
-	db, err := Open(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	org := &glossa.Organization{Title: "A", Slug: "a"}
-	owner := &glossa.User{Email: "o@a.example"}
-	if err := db.CreateOrganization(ctx, org, owner); err != nil {
-		t.Fatal(err)
-	}
+	db, org, owner := openPlanDB(t, dialect)
 	var p *glossa.Project
 	for _, title := range []string{"other", "big"} {
 		p = &glossa.Project{OrgID: org.ID, Title: title}

@@ -19,38 +19,7 @@ func TestFindTasksPlan(t *testing.T) {
 	for _, dialect := range []string{SQLite, Postgres} {
 		t.Run(dialect, func(t *testing.T) {
 			t.Parallel()
-			ctx := context.Background()
-			var dsn string
-			if dialect == SQLite {
-				dsn = "sqlite:" + filepath.Join(t.TempDir(), "plan.db")
-			} else {
-				dsn = testpg.DSN(t)
-			}
-			db, err := Open(ctx, dsn)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer db.Close()
-			if err := db.Migrate(ctx); err != nil {
-				t.Fatal(err)
-			}
-			org := &glossa.Organization{Title: "A", Slug: "a"}
-			owner := &glossa.User{Email: "o@a.example"}
-			if err := db.CreateOrganization(ctx, org, owner); err != nil {
-				t.Fatal(err)
-			}
-			var projects []*glossa.Project
-			for _, title := range []string{"other", "big"} {
-				p := &glossa.Project{OrgID: org.ID, Title: title}
-				if err := db.CreateProject(ctx, p); err != nil {
-					t.Fatal(err)
-				}
-				if err := seedTasks(ctx, db, org.ID, p.ID, owner.ID, 20000); err != nil {
-					t.Fatal(err)
-				}
-				projects = append(projects, p)
-			}
-			big := projects[1]
+			db, org, _, big := planDB(t, dialect)
 			yes, no := true, false
 			for _, f := range []glossa.TaskFilter{
 				{},
@@ -138,24 +107,7 @@ func TestLinkedKeysPlan(t *testing.T) {
 		t.Run(dialect, func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
-			var dsn string
-			if dialect == SQLite {
-				dsn = "sqlite:" + filepath.Join(t.TempDir(), "plan.db")
-			} else {
-				dsn = testpg.DSN(t)
-			}
-			db, err := Open(ctx, dsn)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer db.Close()
-			if err := db.Migrate(ctx); err != nil {
-				t.Fatal(err)
-			}
-			org := &glossa.Organization{Title: "A", Slug: "a"}
-			if err := db.CreateOrganization(ctx, org, &glossa.User{Email: "o@a.example"}); err != nil {
-				t.Fatal(err)
-			}
+			db, org, _ := openPlanDB(t, dialect)
 			p := &glossa.Project{OrgID: org.ID, Title: "P"}
 			if err := db.CreateProject(ctx, p); err != nil {
 				t.Fatal(err)
@@ -202,4 +154,29 @@ func TestLinkedKeysPlan(t *testing.T) {
 			}
 		})
 	}
+}
+
+// openPlanDB opens a fresh, migrated database of the dialect for a plan
+// test, with one organization and its owner; it is closed when t ends.
+func openPlanDB(t *testing.T, dialect string) (*DB, *glossa.Organization, *glossa.User) {
+	t.Helper()
+	ctx := context.Background()
+	dsn := "sqlite:" + filepath.Join(t.TempDir(), "plan.db")
+	if dialect == Postgres {
+		dsn = testpg.DSN(t)
+	}
+	db, err := Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	org := &glossa.Organization{Title: "A", Slug: "a"}
+	owner := &glossa.User{Email: "o@a.example"}
+	if err := db.CreateOrganization(ctx, org, owner); err != nil {
+		t.Fatal(err)
+	}
+	return db, org, owner
 }
