@@ -14,22 +14,30 @@ import (
 // taskFromPath loads the task {id} of the caller's organization and its
 // project, and checks action on the project.
 func (s *Server) taskFromPath(r *http.Request, p *glossa.Principal, action authz.Action) (*glossa.Task, *glossa.Project, error) {
+	t, pr, _, err := s.taskAndSource(r, p, action)
+	return t, pr, err
+}
+
+// taskAndSource is taskFromPath that also returns the storage the task
+// came from (nil for none), which its media are read from.
+func (s *Server) taskAndSource(r *http.Request, p *glossa.Principal, action authz.Action) (*glossa.Task, *glossa.Project, *glossa.Storage, error) {
 	id, err := pathID(r, "id")
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	t, err := s.Tasks.FindTaskByID(r.Context(), p.OrgID, id)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	pr, err := s.projectByID(r, p, t.ProjectID, action)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	if err := s.checkTaskVisible(r.Context(), p, t); err != nil {
-		return nil, nil, err
+	src, err := s.taskSource(r.Context(), p, t)
+	if err != nil {
+		return nil, nil, nil, err
 	}
-	return t, pr, nil
+	return t, pr, src, nil
 }
 
 // handleProjectImport imports tasks in Label Studio's JSON task format. The

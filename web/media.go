@@ -71,34 +71,41 @@ func (s *Server) taskVisibility(ctx context.Context, p *glossa.Principal, projec
 }
 
 // checkTaskVisible hides a task whose object p's credentials may not read:
-// it is ENOTFOUND, exactly like a task that does not exist. It decides by
-// the object's folder, as task lists do, so a task is openable exactly when
-// it is listed, and the decision the list made (cached until the
-// credentials expire) answers without a call to the bucket: saving an
-// annotation does not depend on S3 being up.
+// it is ENOTFOUND, exactly like a task that does not exist.
 func (s *Server) checkTaskVisible(ctx context.Context, p *glossa.Principal, t *glossa.Task) error {
+	_, err := s.taskSource(ctx, p, t)
+	return err
+}
+
+// taskSource returns the storage the task came from (nil when it came from
+// none), once checkTaskVisible's check passes. It decides by the object's
+// folder, as task lists do, so a task is openable exactly when it is
+// listed, and the decision the list made (cached until the credentials
+// expire) answers without a call to the bucket: saving an annotation does
+// not depend on S3 being up.
+func (s *Server) taskSource(ctx context.Context, p *glossa.Principal, t *glossa.Task) (*glossa.Storage, error) {
 	link, err := s.Storages.FindStorageLink(ctx, p.OrgID, t.ID)
 	if glossa.ErrorCode(err) == glossa.ENOTFOUND {
-		return nil // not from a storage
+		return nil, nil // not from a storage
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
 	st, err := s.Storages.FindStorageByID(ctx, p.OrgID, link.StorageID)
 	if err != nil || !st.AuthMode.PerPerson() {
-		return err
+		return st, err
 	}
 	readable, err := s.Storage.ReadableFolders(ctx, st, p.UserID, []string{link.Folder})
 	if glossa.ErrorCode(err) == glossa.EFORBIDDEN {
 		readable, err = nil, nil
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if len(readable) == 0 {
-		return glossa.NotFound("Task")
+		return nil, glossa.NotFound("Task")
 	}
-	return nil
+	return st, nil
 }
 
 // rewriteMediaURLs replaces the s3:// references in a task's data with
@@ -155,14 +162,12 @@ func taskHasURI(t *glossa.Task, uri string) bool {
 	return false
 }
 
-// mediaStorage finds the project's source storage that uri lives in: the
-// storage the task came from if it holds that bucket, else the storage of
-// that bucket with the longest matching prefix.
-func (s *Server) mediaStorage(ctx context.Context, p *glossa.Principal, t *glossa.Task, bucket, key string) (*glossa.Storage, error) {
-	if link, err := s.Storages.FindStorageLink(ctx, p.OrgID, t.ID); err == nil {
-		if st, err := s.Storages.FindStorageByID(ctx, p.OrgID, link.StorageID); err == nil && st.Bucket == bucket {
-			return st, nil
-		}
+// mediaStorage finds the project's source storage that uri lives in: src,
+// the storage the task came from (taskSource), if it holds that bucket,
+// else the storage of that bucket with the longest matching prefix.
+func (s *Server) mediaStorage(ctx context.Context, p *glossa.Principal, t *glossa.Task, src *glossa.Storage, bucket, key string) (*glossa.Storage, error) {
+	if src != nil && src.Bucket == bucket {
+		return src, nil
 	}
 	all, err := s.Storages.FindStorages(ctx, glossa.StorageFilter{OrgID: p.OrgID, ProjectID: t.ProjectID, Type: glossa.StorageSource})
 	if err != nil {
@@ -186,7 +191,7 @@ func (s *Server) mediaStorage(ctx context.Context, p *glossa.Principal, t *gloss
 // streamed through Glossa when the storage does not presign. In per-person
 // modes both use the acting person's own credentials.
 func (s *Server) handleTaskMedia(w http.ResponseWriter, r *http.Request, p *glossa.Principal) error {
-	t, _, err := s.taskFromPath(r, p, authz.TaskView)
+	t, _, src, err := s.taskAndSource(r, p, authz.TaskView)
 	if err != nil {
 		return err
 	}
@@ -199,7 +204,7 @@ func (s *Server) handleTaskMedia(w http.ResponseWriter, r *http.Request, p *glos
 		return glossa.Errorf(glossa.ENOTFOUND, "This task has no such file.")
 	}
 	key := strings.TrimPrefix(u.Path, "/")
-	st, err := s.mediaStorage(r.Context(), p, t, u.Host, key)
+	st, err := s.mediaStorage(r.Context(), p, t, src, u.Host, key)
 	if err != nil {
 		return err
 	}
