@@ -163,8 +163,8 @@ type SAMLService interface {
 	// database.
 	ConsumeAssertion(ctx context.Context, orgID int64, assertionID string, until time.Time) error
 
-	// FindSAMLIdentity returns the user linked to (org, IdP entity ID, NameID).
-	FindSAMLIdentity(ctx context.Context, orgID int64, idpEntityID, nameID string) (int64, error)
+	// FindSAMLMember returns the member linked to (org, IdP entity ID, NameID).
+	FindSAMLMember(ctx context.Context, orgID int64, idpEntityID, nameID string) (*Member, error)
 	// LinkSAMLIdentity links (org, IdP entity ID, NameID) to a user of orgID.
 	LinkSAMLIdentity(ctx context.Context, orgID int64, idpEntityID, nameID string, userID int64) error
 

@@ -162,12 +162,12 @@ func testSAMLState(t *testing.T, f *fixture) {
 		t.Fatal(err)
 	}
 	wantCode(t, db.LinkSAMLIdentity(ctx, a.org.ID, "https://idp", "ann", a.owner.ID), glossa.ECONFLICT)
-	if uid, err := db.FindSAMLIdentity(ctx, a.org.ID, "https://idp", "ann"); err != nil || uid != ann.ID {
-		t.Fatalf("find = %d, %v", uid, err)
+	if m, err := db.FindSAMLMember(ctx, a.org.ID, "https://idp", "ann"); err != nil || m.ID != ann.ID {
+		t.Fatalf("find = %+v, %v", m, err)
 	}
-	_, err = db.FindSAMLIdentity(ctx, b.org.ID, "https://idp", "ann")
+	_, err = db.FindSAMLMember(ctx, b.org.ID, "https://idp", "ann")
 	wantCode(t, err, glossa.ENOTFOUND)
-	_, err = db.FindSAMLIdentity(ctx, a.org.ID, "https://other-idp", "ann")
+	_, err = db.FindSAMLMember(ctx, a.org.ID, "https://other-idp", "ann")
 	wantCode(t, err, glossa.ENOTFOUND)
 
 	// SAML sessions: an IdP logout ends the subject's sessions, narrowed by

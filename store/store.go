@@ -72,6 +72,9 @@ type DB struct {
 	// pool, opened query_only, and never wait for the writer in WAL mode.
 	write *sql.DB
 	read  *sql.DB
+	// writeStmts and readStmts keep each SQLite pool's prepared
+	// statements; nil on PostgreSQL.
+	writeStmts, readStmts *stmtCache
 }
 
 // Open opens the database that dsn names and checks that it answers:
@@ -142,6 +145,7 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 	read.SetMaxOpenConns(n)
 	read.SetMaxIdleConns(n)
 	db.read = read
+	db.writeStmts, db.readStmts = newStmtCache(write), newStmtCache(read)
 	if err := db.Ping(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -229,6 +233,11 @@ func (db *DB) pingPool(ctx context.Context, pool *sql.DB) error {
 
 // Close closes the database.
 func (db *DB) Close() error {
+	for _, c := range []*stmtCache{db.readStmts, db.writeStmts} {
+		if c != nil {
+			c.close()
+		}
+	}
 	var errs []error
 	if db.read != nil && db.read != db.write {
 		errs = append(errs, db.read.Close())
@@ -383,22 +392,75 @@ type querier interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
-// conn runs SQL written with ? placeholders on a pool or a transaction.
+// conn runs SQL written with ? placeholders on a pool or a transaction,
+// through the pool's prepared statements when it has a cache (SQLite).
 type conn struct {
-	q  querier
-	db *DB
+	q     querier
+	db    *DB
+	stmts *stmtCache // nil: every statement is sent as text
+	tx    *sql.Tx    // set when q is this transaction
+	// pending collects, inside a transaction, the statements that were not
+	// prepared yet: the writer's one connection is the transaction's, so
+	// they are prepared once it is committed (see inTx).
+	pending *[]string
 }
 
 func (c conn) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	return c.q.ExecContext(ctx, c.db.rebind(query), args...)
+	query = c.db.rebind(query)
+	if cs := c.acquire(ctx, query); cs != nil {
+		defer c.stmts.release(cs)
+		return c.bound(ctx, cs).ExecContext(ctx, args...)
+	}
+	return c.q.ExecContext(ctx, query, args...)
 }
 
 func (c conn) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	return c.q.QueryContext(ctx, c.db.rebind(query), args...)
+	query = c.db.rebind(query)
+	if cs := c.acquire(ctx, query); cs != nil {
+		defer c.stmts.release(cs)
+		return c.bound(ctx, cs).QueryContext(ctx, args...)
+	}
+	return c.q.QueryContext(ctx, query, args...)
 }
 
 func (c conn) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
-	return c.q.QueryRowContext(ctx, c.db.rebind(query), args...)
+	query = c.db.rebind(query)
+	if cs := c.acquire(ctx, query); cs != nil {
+		defer c.stmts.release(cs)
+		return c.bound(ctx, cs).QueryRowContext(ctx, args...)
+	}
+	return c.q.QueryRowContext(ctx, query, args...)
+}
+
+// acquire returns query's prepared statement, or nil to send it as text:
+// when there is no cache, when a transaction meets it first (it is noted
+// for inTx to prepare), or when preparing fails (the text then fails the
+// same way and the caller gets the error from there).
+func (c conn) acquire(ctx context.Context, query string) *cachedStmt {
+	if c.stmts == nil {
+		return nil
+	}
+	if c.tx != nil {
+		cs := c.stmts.cached(query)
+		if cs == nil {
+			*c.pending = append(*c.pending, query)
+		}
+		return cs
+	}
+	cs, err := c.stmts.acquire(ctx, query)
+	if err != nil {
+		return nil
+	}
+	return cs
+}
+
+// bound is cs's statement as this conn runs it: bound to the transaction
+// if there is one (on the same connection, so not prepared again).
+func (c conn) bound(ctx context.Context, cs *cachedStmt) *sql.Stmt {
+	if c.tx != nil {
+		return c.tx.StmtContext(ctx, cs.stmt)
+	}
+	return cs.stmt
 }
 
 // execOne runs a statement that must change one row; none is notFound.
@@ -428,10 +490,10 @@ func (c conn) exists(ctx context.Context, query string, args ...any) (bool, erro
 }
 
 // reader is for queries outside a transaction.
-func (db *DB) reader() conn { return conn{q: db.read, db: db} }
+func (db *DB) reader() conn { return conn{q: db.read, db: db, stmts: db.readStmts} }
 
 // writer is for single-statement writes outside a transaction.
-func (db *DB) writer() conn { return conn{q: db.write, db: db} }
+func (db *DB) writer() conn { return conn{q: db.write, db: db, stmts: db.writeStmts} }
 
 // inTx runs fn in a write transaction: committed if fn returns nil, rolled
 // back otherwise. Errors are mapped by op (see dbError).
@@ -440,14 +502,28 @@ func (db *DB) inTx(ctx context.Context, op string, fn func(tx conn) error) error
 	if err != nil {
 		return dbError(op, err)
 	}
-	if err := fn(conn{q: tx, db: db}); err != nil {
+	var unprepared []string
+	if err := fn(conn{q: tx, db: db, stmts: db.writeStmts, tx: tx, pending: &unprepared}); err != nil {
 		tx.Rollback()
 		return dbError(op, err)
 	}
 	if err := tx.Commit(); err != nil {
 		return dbError(op, err)
 	}
+	db.prepare(ctx, unprepared)
 	return nil
+}
+
+// prepare adds the statements a transaction ran unprepared to the
+// writer's cache, once the transaction has given its connection back, so
+// that the next transaction finds them prepared. It happens once per
+// statement text; a failure leaves the statement to be sent as text.
+func (db *DB) prepare(ctx context.Context, queries []string) {
+	for _, q := range queries {
+		if cs, err := db.writeStmts.acquire(ctx, q); err == nil {
+			db.writeStmts.release(cs)
+		}
+	}
 }
 
 // dbError lets *glossa.Error through unchanged and wraps anything else as

@@ -316,7 +316,7 @@ func (s *Server) handleSAMLACS(w http.ResponseWriter, r *http.Request) error {
 	if id.SessionNotOnOrAfter != nil {
 		notAfter = *id.SessionNotOnOrAfter
 	}
-	sess, err := s.startSession(w, r, m, "saml", notAfter)
+	sess, err := s.startSession(w, r, org, m, "saml", notAfter)
 	if err != nil {
 		return err
 	}
@@ -347,13 +347,9 @@ func (s *Server) handleSAMLACS(w http.ResponseWriter, r *http.Request) error {
 // for those addresses); otherwise it creates an account, and refuses if the
 // email is taken. Nothing ever links across organizations.
 func (s *Server) provisionSSO(ctx context.Context, r *http.Request, org *glossa.Organization, conn *glossa.SAMLConnection, id *glossa.SAMLIdentity, g SSOGrant) (*glossa.Member, error) {
-	var m *glossa.Member
-	uid, err := s.SSO.FindSAMLIdentity(ctx, org.ID, id.IdPEntityID, id.NameID)
+	m, err := s.SSO.FindSAMLMember(ctx, org.ID, id.IdPEntityID, id.NameID)
 	switch {
 	case err == nil:
-		if m, err = s.Members.FindMemberByID(ctx, org.ID, uid); err != nil {
-			return nil, err
-		}
 	case glossa.ErrorCode(err) != glossa.ENOTFOUND:
 		return nil, err
 	default:
@@ -677,10 +673,8 @@ func (s *Server) showSSOTest(w http.ResponseWriter, r *http.Request, org *glossa
 // describeSSOAccount says, without changing anything, what a sign-in with
 // this identity would do with accounts (see provisionSSO).
 func (s *Server) describeSSOAccount(ctx context.Context, org *glossa.Organization, conn *glossa.SAMLConnection, id *glossa.SAMLIdentity) string {
-	if uid, err := s.SSO.FindSAMLIdentity(ctx, org.ID, id.IdPEntityID, id.NameID); err == nil {
-		if m, err := s.Members.FindMemberByID(ctx, org.ID, uid); err == nil {
-			return "Signs in as the linked account " + m.Email + " (" + string(m.Role) + ")."
-		}
+	if m, err := s.SSO.FindSAMLMember(ctx, org.ID, id.IdPEntityID, id.NameID); err == nil {
+		return "Signs in as the linked account " + m.Email + " (" + string(m.Role) + ")."
 	}
 	email := strings.ToLower(strings.TrimSpace(id.Email))
 	if glossa.ValidateEmail(email) != nil {

@@ -169,17 +169,13 @@ func (s *Server) passwordSignIn(ctx context.Context, r *http.Request, email, pas
 	return &m, nil
 }
 
-// startSession creates a fresh session for m, ending the request's old one
+// startSession creates a fresh session for m, a member of org, ending the request's old one
 // if any (a new ID at every sign-in defeats session fixation), and sets the
 // cookie. The session ends at the organization's max age or at notAfter
 // (an assertion's SessionNotOnOrAfter), whichever comes first; a zero
 // notAfter sets no extra limit. It returns the new session.
-func (s *Server) startSession(w http.ResponseWriter, r *http.Request, m *glossa.Member, method string, notAfter time.Time) (*glossa.Session, error) {
+func (s *Server) startSession(w http.ResponseWriter, r *http.Request, org *glossa.Organization, m *glossa.Member, method string, notAfter time.Time) (*glossa.Session, error) {
 	ctx := r.Context()
-	org, err := s.Orgs.FindOrganizationByID(ctx, m.OrgID)
-	if err != nil {
-		return nil, err
-	}
 	if old := auth.SessionIDFromRequest(r, s.secure(r)); old != "" {
 		if err := s.Sessions.DeleteSession(ctx, auth.HashSecret(old)); err != nil && glossa.ErrorCode(err) != glossa.ENOTFOUND {
 			return nil, err
@@ -242,11 +238,11 @@ func (s *Server) handleAPILogin(w http.ResponseWriter, r *http.Request) error {
 		serr.setRetryAfter(w)
 		return serr.err
 	}
-	sess, err := s.startSession(w, r, m, "password", time.Time{})
+	org, err := s.Orgs.FindOrganizationByID(r.Context(), m.OrgID)
 	if err != nil {
 		return err
 	}
-	org, err := s.Orgs.FindOrganizationByID(r.Context(), m.OrgID)
+	sess, err := s.startSession(w, r, org, m, "password", time.Time{})
 	if err != nil {
 		return err
 	}

@@ -157,13 +157,13 @@ func TestSSOProvisioning(t *testing.T) {
 		// organization's SSO domains is linked; elsewhere it is refused.
 		idp.identities["admin"] = identity("admin-nameid", f.admin.Email)
 		ssoSignIn(t, ts, "admin", http.StatusSeeOther)
-		if uid, err := ts.DB.FindSAMLIdentity(ctx, f.org.ID, "https://idp.example", "admin-nameid"); err != nil || uid != f.admin.ID {
-			t.Fatalf("admin not linked: %d %v", uid, err)
+		if m, err := ts.DB.FindSAMLMember(ctx, f.org.ID, "https://idp.example", "admin-nameid"); err != nil || m.ID != f.admin.ID {
+			t.Fatalf("admin not linked: %+v %v", m, err)
 		}
 		stranger := ts.MustMember(t, f.org.ID, "kim@partner.example", glossa.RoleReviewer)
 		idp.identities["kim"] = identity("kim-nameid", stranger.Email)
 		ssoSignIn(t, ts, "kim", http.StatusUnauthorized)
-		if _, err := ts.DB.FindSAMLIdentity(ctx, f.org.ID, "https://idp.example", "kim-nameid"); glossa.ErrorCode(err) != glossa.ENOTFOUND {
+		if _, err := ts.DB.FindSAMLMember(ctx, f.org.ID, "https://idp.example", "kim-nameid"); glossa.ErrorCode(err) != glossa.ENOTFOUND {
 			t.Fatalf("kim was linked across the domain rule: %v", err)
 		}
 		ev := mustAudit(t, ts, f.org.ID, "signin")
@@ -228,7 +228,7 @@ func TestSSOTestSignIn(t *testing.T) {
 		if _, err := ts.DB.FindMemberByEmail(ctx, f.org.ID, "newcomer@acme.example"); glossa.ErrorCode(err) != glossa.ENOTFOUND {
 			t.Fatalf("the test created an account: %v", err)
 		}
-		if _, err := ts.DB.FindSAMLIdentity(ctx, f.org.ID, "https://idp.example", "new-nameid"); glossa.ErrorCode(err) != glossa.ENOTFOUND {
+		if _, err := ts.DB.FindSAMLMember(ctx, f.org.ID, "https://idp.example", "new-nameid"); glossa.ErrorCode(err) != glossa.ENOTFOUND {
 			t.Fatalf("the test linked an identity: %v", err)
 		}
 		for _, c := range (&http.Response{Header: resp.Header}).Cookies() {
