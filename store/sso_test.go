@@ -154,6 +154,21 @@ func testSAMLState(t *testing.T, f *fixture) {
 	if err := db.ConsumeAssertion(ctx, b.org.ID, "_a1", now.Add(time.Hour)); err != nil {
 		t.Errorf("the same ID at another organization: %v", err)
 	}
+	// Expired IDs are cleared, at most once a minute: one past its expiry
+	// may be recorded again after the next clearing; a live one may not.
+	clock := db.Now
+	if err := db.ConsumeAssertion(ctx, a.org.ID, "_old", clock().Add(-time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	db.Now = func() time.Time { return clock().Add(2 * time.Minute) }
+	defer func() { db.Now = clock }()
+	if err := db.ConsumeAssertion(ctx, a.org.ID, "_a2", now.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.ConsumeAssertion(ctx, a.org.ID, "_old", now.Add(time.Hour)); err != nil {
+		t.Errorf("an expired ID was not cleared: %v", err)
+	}
+	wantCode(t, db.ConsumeAssertion(ctx, a.org.ID, "_a1", now.Add(time.Hour)), glossa.ECONFLICT)
 
 	// Identities link only to users of the same organization.
 	ann := MustCreateMember(t, db, a.org.ID, "ann@a.example", glossa.RoleAnnotator)

@@ -22,6 +22,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/glossa-dev/glossa"
@@ -75,6 +76,8 @@ type DB struct {
 	// writeStmts and readStmts keep each SQLite pool's prepared
 	// statements; nil on PostgreSQL.
 	writeStmts, readStmts *stmtCache
+
+	assertionsPurged atomic.Int64 // when ConsumeAssertion last cleared expired IDs, in Unix ns
 }
 
 // Open opens the database that dsn names and checks that it answers:
