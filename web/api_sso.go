@@ -181,6 +181,12 @@ func (s *Server) saveSSOSettings(r *http.Request, p *glossa.Principal, req ssoRe
 	}
 	str(&c.MetadataXML, req.MetadataXML)
 	str(&c.MetadataSigningCert, req.MetadataSigningCert)
+	// A pin that is no certificate is refused now, not only once metadata
+	// arrives to be checked with it.
+	pinOK := c.MetadataSigningCert == "" || pemCertificate(c.MetadataSigningCert) != nil
+	if !pinOK {
+		bad("The metadata signing certificate is not a PEM certificate: paste the certificate that signs the IdP's metadata, from -----BEGIN CERTIFICATE----- to -----END CERTIFICATE-----.")
+	}
 	str(&c.MappingEmail, req.MappingEmail)
 	str(&c.MappingFirstName, req.MappingFirstName)
 	str(&c.MappingLastName, req.MappingLastName)
@@ -189,7 +195,8 @@ func (s *Server) saveSSOSettings(r *http.Request, p *glossa.Principal, req ssoRe
 		// A URL is fetched now, so a wrong one is reported at once; the
 		// server refreshes it in the background afterwards.
 		c.MetadataURL = strings.TrimSpace(*req.MetadataURL)
-		if c.MetadataURL != "" && req.MetadataXML == nil {
+		// (With a pin that is no certificate it is fetched on the next save.)
+		if c.MetadataURL != "" && req.MetadataXML == nil && pinOK {
 			if s.Metadata == nil {
 				bad("This server does not fetch metadata URLs: send the metadata as metadata_xml.")
 			} else if doc, err := s.Metadata.FetchMetadata(ctx, c.MetadataURL, c.MetadataSigningCert); err != nil {
@@ -293,7 +300,7 @@ func (s *Server) saveSSOSettings(r *http.Request, p *glossa.Principal, req ssoRe
 	if c.MetadataXML != "" {
 		if err := checkIdPMetadata(c.MetadataXML); err != nil {
 			bad("%s", glossa.ErrorMessage(err))
-		} else if s.Metadata != nil {
+		} else if s.Metadata != nil && pinOK {
 			// The full reading (certificates, endpoints, a pinned signer),
 			// so that a save never leaves sign-in broken.
 			if err := s.Metadata.CheckMetadata(c.MetadataXML, c.MetadataSigningCert); err != nil {

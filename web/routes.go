@@ -150,6 +150,8 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("GET /organization/sso", s.page(s.handleUISSOGet))
 	mux.Handle("POST /organization/sso", s.page(s.handleUISSOSave))
 	mux.Handle("POST /organization/sso/disconnect", s.page(s.handleUISSODisconnect))
+	mux.Handle("POST /organization/sso/keys/rotate", s.page(s.handleUISPKeyRotate))
+	mux.Handle("POST /organization/sso/keys/retire", s.page(s.handleUISPKeyRetire))
 	mux.Handle("GET /tokens", s.page(s.handleUITokenList))
 	mux.Handle("POST /tokens", s.page(s.handleUITokenCreate))
 	mux.Handle("POST /tokens/{id}/revoke", s.page(s.handleUITokenRevoke))

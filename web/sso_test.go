@@ -45,13 +45,13 @@ func TestSSOSettings(t *testing.T) {
 		r := admin.Do(t, "POST", "/api/saml/settings", map[string]any{
 			"idp_provider": "ldap", "domain": "acme.example,gmail.com", "roles_groups": [][]string{{"Owner", "admins"}, {"Wizard", "x"}},
 			"projects_groups": []map[string]any{{"project_id": 999999, "group": "g", "role": "Reviewer"}},
-			"default_role":    "Owner", "enforce_sso": true, "metadata_xml": "<!DOCTYPE x><x/>",
+			"default_role":    "Owner", "enforce_sso": true, "metadata_xml": "<!DOCTYPE x><x/>", "metadata_signing_cert": "not a certificate",
 		})
 		msg := string(r.Body)
 		if r.Status != 400 {
 			t.Fatalf("bad settings: %d %s", r.Status, msg)
 		}
-		for _, want := range []string{"idp_provider", "gmail.com", "roles_groups[0]", "roles_groups[1]", "project 999999", "default_role", "DOCTYPE"} {
+		for _, want := range []string{"idp_provider", "gmail.com", "roles_groups[0]", "roles_groups[1]", "project 999999", "default_role", "DOCTYPE", "signing certificate is not a PEM certificate"} {
 			if !strings.Contains(msg, want) {
 				t.Errorf("the error does not mention %s: %s", want, msg)
 			}

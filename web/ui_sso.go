@@ -1,16 +1,20 @@
 package web
 
 // The single sign-on settings page of Owners and Administrators: what to
-// paste into the IdP, and a form for the organization's connection. The
-// form is read into the API's ssoRequest and saved by saveSSOSettings, the
-// API's own path, so the page and GET/POST /api/saml/settings accept,
-// refuse and audit exactly the same settings.
+// paste into the IdP, a form for the organization's connection, and the
+// rotation of Glossa's own SP keys. The form is read into the API's
+// ssoRequest and saved by saveSSOSettings, the API's own path, so the page
+// and GET/POST /api/saml/settings accept, refuse and audit exactly the
+// same settings; likewise the key forms rotate and retire through the
+// API's rotateSPKeys and retireSPKeys.
 
 import (
 	"cmp"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"encoding/xml"
 	"errors"
 	"io"
 	"mime"
@@ -53,6 +57,8 @@ var ssoPresets = []ssoPreset{
 var ssoNotices = map[string]string{
 	"sso-saved":        "Saved. The settings apply from the next sign-in.",
 	"sso-disconnected": "Disconnected. Single sign-on is off and members sign in with their passwords again.",
+	"sso-keys-rotated": "Rotation started. Download the new SP metadata and upload it to your IdP, then come back and finish the rotation.",
+	"sso-keys-retired": "The old keys are retired. The SP metadata no longer publishes them, and Glossa no longer decrypts with them.",
 }
 
 // ssoForm is the settings as the form shows them: text as typed, so that a
@@ -75,6 +81,9 @@ type ssoForm struct {
 	ProjectsGroups   string
 	DefaultRole      string
 	ClockSkew        string
+	// MetadataSigningCert is the PEM certificate that must sign the
+	// metadata; empty, none is pinned.
+	MetadataSigningCert string
 
 	ManualRoleManagement  bool
 	EnforceSSO            bool
@@ -95,15 +104,46 @@ type ssoPageData struct {
 	MetadataURL string
 	FetchedAt   *time.Time
 	FetchError  string
-	Presets     []ssoPreset
-	Form        ssoForm
-	Problems    []string
+	// Pin describes the saved metadata signing certificate, nil when none
+	// is pinned.
+	Pin      *ssoPin
+	Presets  []ssoPreset
+	Form     ssoForm
+	Problems []string
+
+	// Keys are Glossa's live SP keys, shown once the connection is saved
+	// (the SP metadata exists from then on). RetiringIDs are the old keys
+	// of a rotation not yet finished, which the Finish form names.
+	Keys        []spKeyRow
+	RetiringIDs []int64
+	// KeysProblem says why the SP metadata could not be read to see which
+	// certificates it publishes.
+	KeysProblem string
+}
+
+// ssoPin is the pinned metadata signing certificate as the page shows it.
+// Subject and Fingerprint are empty when the saved value is not a
+// certificate (saves refuse one now; a connection saved before may hold
+// one).
+type ssoPin struct {
+	Subject, Fingerprint, NotAfter string
+	// Status says whether the metadata in use was verified against it.
+	Status string
+}
+
+// spKeyRow is an SP key as the page lists it.
+type spKeyRow struct {
+	spKeyView
+	// Published says that the SP metadata served now carries its
+	// certificate.
+	Published bool
 }
 
 // ssoFormFrom shows a saved (or default) connection in the form.
 func ssoFormFrom(c *glossa.SAMLConnection) ssoForm {
 	f := ssoForm{
-		MetadataXML: c.MetadataXML, MetadataShown: metadataDigest(c.MetadataXML), IdPProvider: c.IdPProvider, Domains: strings.Join(c.Domains, ", "),
+		MetadataXML: c.MetadataXML, MetadataShown: metadataDigest(c.MetadataXML), MetadataSigningCert: c.MetadataSigningCert,
+		IdPProvider: c.IdPProvider, Domains: strings.Join(c.Domains, ", "),
 		MappingEmail: c.MappingEmail, MappingFirstName: c.MappingFirstName, MappingLastName: c.MappingLastName, MappingGroups: c.MappingGroups,
 		DefaultRole: string(c.DefaultRole), ClockSkew: strconv.FormatInt(int64(c.ClockSkew/time.Second), 10),
 		ManualRoleManagement: c.ManualRoleManagement, EnforceSSO: c.EnforceSSO, AllowIdPInitiated: c.AllowIdPInitiated,
@@ -159,8 +199,18 @@ func (s *Server) renderSSO(w http.ResponseWriter, r *http.Request, p *glossa.Pri
 	data := ssoPageData{
 		SP: s.spEndpointsFor(p.OrgSlug), Configured: configured, SignInReady: c.MetadataXML != "",
 		TestURL:     "/saml/" + p.OrgSlug + "/test",
-		MetadataURL: c.MetadataURL, FetchedAt: c.FetchedAt, FetchError: c.FetchError,
+		MetadataURL: c.MetadataURL, FetchedAt: c.FetchedAt, FetchError: c.FetchError, Pin: s.ssoPinFor(c),
 		Presets: ssoPresets, Form: *form, Problems: problems,
+	}
+	if configured {
+		if data.Keys, data.KeysProblem, err = s.spKeyRows(r, p, c); err != nil {
+			return err
+		}
+		for _, k := range data.Keys {
+			if !k.Current {
+				data.RetiringIDs = append(data.RetiringIDs, k.ID)
+			}
+		}
 	}
 	pd := s.newPage(r, p, "Single sign-on")
 	if n, ok := ssoNotices[r.URL.Query().Get("notice")]; ok && len(problems) == 0 {
@@ -209,6 +259,134 @@ func (s *Server) handleUISSOSave(w http.ResponseWriter, r *http.Request, p *glos
 	return nil
 }
 
+// ssoPinFor describes the connection's pinned metadata signing
+// certificate, if any.
+//
+// Whether the metadata in use was verified against the pin needs no record
+// of its own: with a pin set, every save checks the metadata against it
+// (saveSSOSettings) and a fetched copy that fails the check is not used
+// (the last good copy stays, with the fetch error), so the copy in use
+// has passed, provided this server checks metadata at all.
+func (s *Server) ssoPinFor(c *glossa.SAMLConnection) *ssoPin {
+	if c.MetadataSigningCert == "" {
+		return nil
+	}
+	pin := &ssoPin{}
+	if cert := pemCertificate(c.MetadataSigningCert); cert != nil {
+		pin.Subject, pin.Fingerprint = cert.Subject.String(), fingerprint(cert.Raw)
+		pin.NotAfter = cert.NotAfter.UTC().Format(time.DateOnly)
+	}
+	switch {
+	case s.Metadata == nil:
+		pin.Status = "This server does not check IdP metadata, so the pin is not enforced."
+	case c.MetadataXML == "":
+		pin.Status = "Nothing verified yet: there is no IdP metadata. Metadata saved from now on must be signed by this certificate."
+	case c.MetadataURL == "" || c.FetchedAt == nil:
+		pin.Status = "Verified: the metadata in use is signed by this certificate (checked when it was saved)."
+	case c.FetchError != "":
+		pin.Status = "The last fetch, " + formatTime(*c.FetchedAt) + ", was not used: " + c.FetchError + " The copy in use is signed by this certificate."
+	default:
+		pin.Status = "Verified: the metadata of the last fetch, " + formatTime(*c.FetchedAt) + ", is signed by this certificate."
+	}
+	return pin
+}
+
+// spKeyRows lists the organization's live SP keys and, for each, whether
+// the SP metadata served now publishes its certificate. Reading the
+// metadata makes the keys on first use, as the metadata URL does. A
+// metadata that cannot be built is reported on the page rather than
+// failing it: this page is where the settings that broke it are fixed.
+func (s *Server) spKeyRows(r *http.Request, p *glossa.Principal, c *glossa.SAMLConnection) ([]spKeyRow, string, error) {
+	published := map[string]bool{}
+	problem := ""
+	if s.SAML != nil {
+		org, err := s.Orgs.FindOrganizationByID(r.Context(), p.OrgID)
+		if err != nil {
+			return nil, "", err
+		}
+		md, err := s.SAML.SPMetadata(r.Context(), org, c)
+		if err == nil {
+			published, err = metadataCertificates(md)
+		}
+		if err != nil {
+			s.Logger.WarnContext(r.Context(), "reading the SP metadata for the settings page", "err", err)
+			problem = glossa.ErrorMessage(err)
+		}
+	}
+	views, err := s.spKeyViews(r, p.OrgID)
+	if err != nil {
+		return nil, "", err
+	}
+	rows := make([]spKeyRow, len(views))
+	for i, v := range views {
+		rows[i] = spKeyRow{spKeyView: v, Published: published[v.Fingerprint]}
+	}
+	return rows, problem, nil
+}
+
+// metadataCertificates returns the SHA-256 fingerprints of the
+// certificates in the KeyDescriptors of SP metadata (SAML metadata
+// §2.4.1.1).
+func metadataCertificates(md []byte) (map[string]bool, error) {
+	var doc struct {
+		Certs []string `xml:"SPSSODescriptor>KeyDescriptor>KeyInfo>X509Data>X509Certificate"`
+	}
+	if err := xml.Unmarshal(md, &doc); err != nil {
+		return nil, glossa.Wrap(glossa.EINTERNAL, err, "The SP metadata could not be read.")
+	}
+	out := map[string]bool{}
+	for _, text := range doc.Certs {
+		der, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(text), ""))
+		if err != nil {
+			return nil, glossa.Wrap(glossa.EINTERNAL, err, "The SP metadata could not be read.")
+		}
+		out[fingerprint(der)] = true
+	}
+	return out, nil
+}
+
+// handleUISPKeyRotate starts a key rotation (the page asks first).
+func (s *Server) handleUISPKeyRotate(w http.ResponseWriter, r *http.Request, p *glossa.Principal) error {
+	if err := s.rotateSPKeys(r, p); err != nil {
+		return err
+	}
+	http.Redirect(w, r, "/organization/sso?notice=sso-keys-rotated#sp-keys", http.StatusSeeOther)
+	return nil
+}
+
+// handleUISPKeyRetire finishes a rotation: it retires the old keys that
+// the page showed (the form names them), not every old key there is now.
+// A rotation started since, in another tab or by another administrator,
+// made keys that the IdP may not have yet, and those stay. Keys already
+// retired are passed over, so that sending the form twice is harmless.
+func (s *Server) handleUISPKeyRetire(w http.ResponseWriter, r *http.Request, p *glossa.Principal) error {
+	if err := authz.Check(p, authz.SSOManage, authz.Resource{OrgID: p.OrgID}); err != nil {
+		return err
+	}
+	if err := s.parseForm(w, r); err != nil {
+		return err
+	}
+	live, err := s.spKeyViews(r, p.OrgID)
+	if err != nil {
+		return err
+	}
+	var ids []int64
+	for _, v := range r.PostForm["key"] {
+		id, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return glossa.Errorf(glossa.EINVALID, "The form could not be read. Reload the page and try again.")
+		}
+		if slices.ContainsFunc(live, func(k spKeyView) bool { return k.ID == id }) {
+			ids = append(ids, id)
+		}
+	}
+	if err := s.retireSPKeys(r, p, ids...); err != nil {
+		return err
+	}
+	http.Redirect(w, r, "/organization/sso?notice=sso-keys-retired#sp-keys", http.StatusSeeOther)
+	return nil
+}
+
 // handleUISSODisconnect deletes the connection (the page asks first).
 func (s *Server) handleUISSODisconnect(w http.ResponseWriter, r *http.Request, p *glossa.Principal) error {
 	if err := s.deleteSSOSettings(r, p); err != nil {
@@ -254,7 +432,7 @@ func readSSOForm(r *http.Request, old *glossa.SAMLConnection) (ssoForm, ssoReque
 	on := func(name string) bool { return v.Get(name) != "" }
 	form := ssoForm{
 		MetadataXML: normalizeNewlines(v.Get("metadata_xml")), MetadataShown: v.Get("metadata_shown"),
-		IdPProvider: v.Get("idp_provider"), Domains: v.Get("domain"),
+		IdPProvider: v.Get("idp_provider"), Domains: v.Get("domain"), MetadataSigningCert: normalizeNewlines(v.Get("metadata_signing_cert")),
 		MappingEmail: v.Get("mapping_email"), MappingFirstName: v.Get("mapping_first_name"), MappingLastName: v.Get("mapping_last_name"),
 		MappingGroups: v.Get("mapping_groups"), RolesGroups: normalizeNewlines(v.Get("roles_groups")),
 		WorkspacesGroups: normalizeNewlines(v.Get("workspaces_groups")), ProjectsGroups: normalizeNewlines(v.Get("projects_groups")),
@@ -290,6 +468,7 @@ func readSSOForm(r *http.Request, old *glossa.SAMLConnection) (ssoForm, ssoReque
 		}
 	}
 
+	req.MetadataSigningCert = &form.MetadataSigningCert
 	req.IdPProvider = &form.IdPProvider
 	req.Domain, _ = json.Marshal(form.Domains) // the API's comma-separated string
 	req.MappingEmail, req.MappingFirstName = &form.MappingEmail, &form.MappingFirstName

@@ -3,19 +3,29 @@ package web_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/pem"
 	"fmt"
 	"mime/multipart"
 	"net/http"
 	"net/url"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/beevik/etree"
 	"github.com/google/go-cmp/cmp"
+	dsig "github.com/russellhaering/goxmldsig"
 
 	"github.com/glossa-dev/glossa"
+	"github.com/glossa-dev/glossa/saml"
+	"github.com/glossa-dev/glossa/secret"
 )
 
 // SubmitMultipart posts a multipart form, as a browser does for a form
@@ -421,4 +431,414 @@ func TestFormBodiesAreBounded(t *testing.T) {
 	if left, _ := os.ReadDir(tmp); len(left) != 0 {
 		t.Fatalf("temporary files left behind: %v", left)
 	}
+}
+
+// rotatingSAML is realSAML (acs_bench_test.go: the SP built by the saml
+// package from the sealed keys in the store) that rotates the keys as
+// cmd/glossa does: a new signing and a new encryption pair, sealed and
+// stored.
+type rotatingSAML struct{ *realSAML }
+
+func (p rotatingSAML) RotateKeys(ctx context.Context, org *glossa.Organization) error {
+	for _, purpose := range []string{glossa.KeySigning, glossa.KeyEncryption} {
+		kp, err := saml.GenerateKeyPair(fmt.Sprintf("Glossa SP %s (%s)", org.Slug, purpose), time.Now())
+		if err != nil {
+			return err
+		}
+		keyPEM, certPEM, err := kp.MarshalPEM()
+		if err != nil {
+			return err
+		}
+		sealed, err := p.sealer.Seal(keyPEM, spKeyAD(org.ID, purpose))
+		if err != nil {
+			return err
+		}
+		if err := p.store.CreateSPKey(ctx, &glossa.SPKey{OrgID: org.ID, Purpose: purpose, CertPEM: string(certPEM), SealedKey: sealed}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// mustRealSSO connects org to an IdP through the real saml package: its
+// first SP keys (made as a rotation makes them, which is how cmd/glossa
+// makes them too) and IdP metadata with a signing certificate, so that
+// /saml/{org}/metadata serves what cmd/glossa would.
+func mustRealSSO(t *testing.T, ts *TestServer, org *glossa.Organization, owner *glossa.Member) {
+	t.Helper()
+	sealer, err := secret.New(randomBytes(32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp := rotatingSAML{&realSAML{store: ts.DB, sealer: sealer, baseURL: ts.Web.BaseURL}}
+	ts.Web.SAML = sp
+	if err := sp.RotateKeys(context.Background(), org); err != nil {
+		t.Fatal(err)
+	}
+	idp := &benchIdP{cert: benchKeys(t).idpCert, entityID: "https://idp.example.net/saml/metadata"}
+	ts.As(t, owner).Must(t, http.StatusOK, "POST", "/api/saml/settings", map[string]any{"metadata_xml": idp.metadata()}, nil)
+}
+
+// spKeyCerts lists the organization's live SP keys from the store as
+// "purpose fingerprint", sorted, and their IDs by fingerprint.
+func spKeyCerts(t *testing.T, ts *TestServer, orgID int64) ([]string, map[string]int64) {
+	t.Helper()
+	keys, err := ts.DB.FindSPKeys(context.Background(), orgID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var list []string
+	ids := map[string]int64{}
+	for _, k := range keys {
+		b, _ := pem.Decode([]byte(k.CertPEM))
+		if b == nil {
+			t.Fatalf("SP key %d has no PEM certificate", k.ID)
+		}
+		fp := fingerprint(b.Bytes)
+		list = append(list, k.Purpose+" "+fp)
+		ids[fp] = k.ID
+	}
+	slices.Sort(list)
+	return list, ids
+}
+
+// publishedCerts reads the SP metadata as an IdP does and lists its
+// certificates as "use fingerprint", sorted.
+func publishedCerts(t *testing.T, ts *TestServer, slug string) []string {
+	t.Helper()
+	resp := ts.Anonymous().Do(t, "GET", "/saml/"+slug+"/metadata", nil)
+	if resp.Status != http.StatusOK {
+		t.Fatalf("SP metadata = %d: %s", resp.Status, resp.Body)
+	}
+	doc := etree.NewDocument()
+	if err := doc.ReadFromBytes(resp.Body); err != nil {
+		t.Fatal(err)
+	}
+	var list []string
+	for _, kd := range doc.FindElements("//KeyDescriptor") {
+		der, err := base64.StdEncoding.DecodeString(kd.FindElement(".//X509Certificate").Text())
+		if err != nil {
+			t.Fatal(err)
+		}
+		list = append(list, kd.SelectAttrValue("use", "")+" "+fingerprint(der))
+	}
+	slices.Sort(list)
+	return list
+}
+
+func fingerprint(der []byte) string {
+	sum := sha256.Sum256(der)
+	return hex.EncodeToString(sum[:])
+}
+
+// keyFields are the hidden key fields of the Finish the rotation form.
+var keyFields = regexp.MustCompile(`name="key" value="([0-9]+)"`)
+
+// finishForm is the page's Finish the rotation form as a browser sends it.
+func finishForm(t *testing.T, page *Response) url.Values {
+	t.Helper()
+	form := url.Values{"csrf_token": {csrfFrom(t, page)}}
+	for _, m := range keyFields.FindAllSubmatch(page.Body, -1) {
+		form.Add("key", string(m[1]))
+	}
+	if len(form["key"]) == 0 {
+		t.Fatalf("the page offers no key to retire:\n%s", page.Body)
+	}
+	return form
+}
+
+// TestUISSOKeyRotation: the page lists Glossa's SP keys; a rotation
+// started from it publishes the old and the new keys, and finishing it
+// leaves only the new ones in the SP metadata. Finishing retires the keys
+// the page showed, not those of a rotation started since. Only Owners
+// and Administrators, with the form's token, can rotate or retire.
+func TestUISSOKeyRotation(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, ts *TestServer) {
+		f := mustFixture(t, ts, "acme")
+		mustRealSSO(t, ts, f.org, f.owner)
+		c := ts.SignInPage(t, f.owner.Email, testPassword)
+		page := c.Page(t, "/organization/sso")
+		token := csrfFrom(t, page)
+
+		first, firstIDs := spKeyCerts(t, ts, f.org.ID)
+		if len(first) != 2 {
+			t.Fatalf("keys before the rotation: %v", first)
+		}
+		want := []string{`id="sp-key-list"`, "Current (signs)", "Current (decrypts)", "Published", `id="rotate-keys"`, "To replace the keys, start a rotation."}
+		for fp := range firstIDs {
+			want = append(want, fp)
+		}
+		wantPage(t, page, http.StatusOK, want...)
+		if strings.Contains(string(page.Body), "Retiring") || strings.Contains(string(page.Body), `id="finish-rotation"`) {
+			t.Fatal("a rotation is shown before one started")
+		}
+		if diff := cmp.Diff(first, publishedCerts(t, ts, "acme")); diff != "" {
+			t.Fatalf("published before the rotation (-live keys +metadata):\n%s", diff)
+		}
+
+		// Start: the new keys join the old ones in the metadata.
+		resp := c.SubmitForm(t, "/organization/sso/keys/rotate", url.Values{"csrf_token": {token}})
+		if resp.Status != http.StatusSeeOther || resp.Header.Get("Location") != "/organization/sso?notice=sso-keys-rotated#sp-keys" {
+			t.Fatalf("rotate = %d to %q:\n%s", resp.Status, resp.Header.Get("Location"), resp.Body)
+		}
+		during, duringIDs := spKeyCerts(t, ts, f.org.ID)
+		if len(during) != 4 {
+			t.Fatalf("keys during the rotation: %v", during)
+		}
+		if diff := cmp.Diff(during, publishedCerts(t, ts, "acme")); diff != "" {
+			t.Fatalf("published during the rotation (-live keys +metadata):\n%s", diff)
+		}
+		if len(mustAudit(t, ts, f.org.ID, "sso.keys.rotate")) != 1 {
+			t.Error("the rotation was not audited")
+		}
+		page = c.Page(t, resp.Header.Get("Location"))
+		wantPage(t, page, http.StatusOK, "Rotation started. Download the new SP metadata and upload it to your IdP, then come back and finish the rotation.",
+			"A rotation is under way.", "Retiring (no longer signs)", "Retiring (still decrypts)", "Current (signs)",
+			`href="`+ts.URL+`/saml/acme/metadata?download=1" id="sp-keys-download"`, `id="finish-rotation"`)
+		finish := finishForm(t, page)
+		var old []string
+		for _, id := range firstIDs {
+			old = append(old, formatID(id))
+		}
+		slices.Sort(old)
+		if diff := cmp.Diff(old, slices.Sorted(slices.Values(finish["key"]))); diff != "" {
+			t.Fatalf("keys the Finish form retires (-old keys +form):\n%s", diff)
+		}
+
+		// Nobody else, and no form without the token, changes the keys.
+		annotator := ts.SignInPage(t, f.annotat.Email, testPassword)
+		aToken := csrfFrom(t, annotator.Page(t, "/projects"))
+		for name, resp := range map[string]*Response{
+			"Annotator rotates": annotator.SubmitForm(t, "/organization/sso/keys/rotate", url.Values{"csrf_token": {aToken}}),
+			"Annotator retires": annotator.SubmitForm(t, "/organization/sso/keys/retire", url.Values{"csrf_token": {aToken}, "key": finish["key"]}),
+		} {
+			t.Run(name, func(t *testing.T) { wantPage(t, resp, http.StatusForbidden, "Only Owners and Administrators") })
+		}
+		for name, resp := range map[string]*Response{
+			"rotate without token": c.SubmitForm(t, "/organization/sso/keys/rotate", url.Values{}),
+			"retire without token": c.SubmitForm(t, "/organization/sso/keys/retire", url.Values{"key": finish["key"]}),
+		} {
+			t.Run(name, func(t *testing.T) {
+				wantPage(t, resp, http.StatusForbidden, "This form has expired or did not come from Glossa")
+			})
+		}
+		// A current key is refused with the API's sentence, and then none
+		// of the form's keys is retired either.
+		var newest int64
+		for _, id := range duringIDs {
+			newest = max(newest, id)
+		}
+		current := url.Values{"csrf_token": {token}, "key": {old[0], formatID(newest)}}
+		wantPage(t, c.SubmitForm(t, "/organization/sso/keys/retire", current), http.StatusConflict, "Rotate first, give the IdP the new metadata, then retire the old key.")
+		if got, _ := spKeyCerts(t, ts, f.org.ID); !slices.Equal(got, during) {
+			t.Fatalf("refused forms changed the keys: %v", got)
+		}
+		if n := len(mustAudit(t, ts, f.org.ID, "sso.keys.rotate")) + len(mustAudit(t, ts, f.org.ID, "sso.keys.retire")); n != 1 {
+			t.Fatalf("refused forms were audited: %d key events, want the one rotation", n)
+		}
+
+		// Meanwhile an Administrator starts another rotation through the
+		// API. Finishing from the page opened before retires only the
+		// keys it showed: the first rotation's keys, which the IdP may
+		// have taken up by now, stay until a page that shows them as
+		// old is used to finish.
+		ts.As(t, f.admin).Must(t, http.StatusCreated, "POST", "/api/saml/keys/rotate", nil, nil)
+		resp = c.SubmitForm(t, "/organization/sso/keys/retire", finish)
+		if resp.Status != http.StatusSeeOther || resp.Header.Get("Location") != "/organization/sso?notice=sso-keys-retired#sp-keys" {
+			t.Fatalf("finish = %d to %q:\n%s", resp.Status, resp.Header.Get("Location"), resp.Body)
+		}
+		live, _ := spKeyCerts(t, ts, f.org.ID)
+		if len(live) != 4 || slices.ContainsFunc(first, func(k string) bool { return slices.Contains(live, k) }) {
+			t.Fatalf("after finishing the first rotation: live %v, first keys %v", live, first)
+		}
+		if diff := cmp.Diff(live, publishedCerts(t, ts, "acme")); diff != "" {
+			t.Fatalf("published during the second rotation (-live keys +metadata):\n%s", diff)
+		}
+		page = c.Page(t, resp.Header.Get("Location"))
+		wantPage(t, page, http.StatusOK, "The old keys are retired.", "A rotation is under way.", "Retiring (no longer signs)")
+
+		// Finish the second: only its keys are left, in the store and the
+		// metadata.
+		resp = c.SubmitForm(t, "/organization/sso/keys/retire", finishForm(t, page))
+		if resp.Status != http.StatusSeeOther {
+			t.Fatalf("finish the second rotation = %d:\n%s", resp.Status, resp.Body)
+		}
+		var latest []string
+		for _, k := range live {
+			if !slices.Contains(during, k) {
+				latest = append(latest, k)
+			}
+		}
+		after, _ := spKeyCerts(t, ts, f.org.ID)
+		if len(latest) != 2 || !slices.Equal(latest, after) {
+			t.Fatalf("keys after the rotations: %v, want the last rotation's %v", after, latest)
+		}
+		if diff := cmp.Diff(latest, publishedCerts(t, ts, "acme")); diff != "" {
+			t.Fatalf("published after the rotations (-new keys +metadata):\n%s", diff)
+		}
+		if len(mustAudit(t, ts, f.org.ID, "sso.keys.retire")) != 4 {
+			t.Error("the retirements were not audited, one event per key")
+		}
+		page = c.Page(t, resp.Header.Get("Location"))
+		wantPage(t, page, http.StatusOK, "The old keys are retired.", `id="rotate-keys"`)
+		if strings.Contains(string(page.Body), "Retiring") {
+			t.Error("retired keys are still listed")
+		}
+		// Sending a form again (a second tab) is harmless.
+		if resp := c.SubmitForm(t, "/organization/sso/keys/retire", finish); resp.Status != http.StatusSeeOther {
+			t.Fatalf("finish again = %d:\n%s", resp.Status, resp.Body)
+		}
+		if len(mustAudit(t, ts, f.org.ID, "sso.keys.retire")) != 4 {
+			t.Error("finishing again retired something")
+		}
+	})
+}
+
+// signedIdPMetadata is IdP metadata with a signing certificate, signed by
+// the IdP's key as IdPs sign what they publish: an enveloped signature,
+// first child of the root (SAML metadata §3.1).
+func signedIdPMetadata(t *testing.T) string {
+	t.Helper()
+	k := benchKeys(t)
+	doc := etree.NewDocument()
+	if err := doc.ReadFromString((&benchIdP{cert: k.idpCert, entityID: "https://idp.example.net/saml/metadata"}).metadata()); err != nil {
+		t.Fatal(err)
+	}
+	root := doc.Root()
+	root.CreateAttr("ID", "_metadata")
+	ctx, err := dsig.NewSigningContext(k.idp, [][]byte{k.idpCert.Raw})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx.Canonicalizer = dsig.MakeC14N10ExclusiveCanonicalizerWithPrefixList("")
+	if err := ctx.SetSignatureMethod(dsig.RSASHA256SignatureMethod); err != nil {
+		t.Fatal(err)
+	}
+	signed, err := ctx.SignEnveloped(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// SignEnveloped appends the signature: move it to the front.
+	sig := signed.Child[len(signed.Child)-1].(*etree.Element)
+	signed.Child = signed.Child[:len(signed.Child)-1]
+	signed.InsertChildAt(0, sig)
+	doc.SetRoot(signed)
+	s, err := doc.WriteToString()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func certPEM(c *x509.Certificate) string {
+	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw}))
+}
+
+// checkingFetcher serves metadata URLs from a map and reads metadata as
+// cmd/glossa's fetcher does, with saml.ParseIdPMetadata, against the
+// pinned certificate when one is set.
+type checkingFetcher map[string]string
+
+func (f checkingFetcher) CheckMetadata(doc, pinnedCertPEM string) error {
+	_, err := saml.ParseIdPMetadata([]byte(doc), pinnedCertPEM)
+	return err
+}
+
+func (f checkingFetcher) FetchMetadata(ctx context.Context, url, pinnedCertPEM string) ([]byte, error) {
+	doc, err := fakeFetcher(f).FetchMetadata(ctx, url, pinnedCertPEM)
+	if err == nil {
+		err = f.CheckMetadata(string(doc), pinnedCertPEM)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return doc, nil
+}
+
+// TestUISSOMetadataPin: the form pins the certificate that must sign the
+// IdP metadata and removes the pin; the page shows the pinned certificate
+// and whether the metadata in use was verified against it. A pin that is
+// not a certificate, or that did not sign the metadata, is refused with a
+// sentence and changes nothing.
+func TestUISSOMetadataPin(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, ts *TestServer) {
+		ctx := context.Background()
+		org, owner := ts.MustOrg(t, "acme")
+		k := benchKeys(t)
+		signed := signedIdPMetadata(t)
+		const mdURL = "https://idp.example.net/saml/metadata"
+		ts.Web.Metadata = checkingFetcher{mdURL: signed}
+		ts.As(t, owner).Must(t, http.StatusOK, "POST", "/api/saml/settings", map[string]any{"metadata_url": mdURL}, nil)
+
+		c := ts.SignInPage(t, owner.Email, testPassword)
+		page := c.Page(t, "/organization/sso")
+		wantPage(t, page, http.StatusOK, `name="metadata_signing_cert"`, "No certificate is pinned")
+		form := ssoFormValues(csrfFrom(t, page), 0)
+		form.Del("projects_groups")
+		form.Set("metadata_xml", signed) // as the page shows it: unchanged
+
+		// Pin the certificate that signs the metadata (pasted with the
+		// CRLF line ends of a text box).
+		pin := certPEM(k.idpCert)
+		form.Set("metadata_signing_cert", strings.ReplaceAll(pin, "\n", "\r\n"))
+		resp := c.SubmitForm(t, "/organization/sso", form)
+		if resp.Status != http.StatusSeeOther {
+			t.Fatalf("pin = %d:\n%s", resp.Status, resp.Body)
+		}
+		saved, err := ts.DB.FindSAMLConnection(ctx, org.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if saved.MetadataSigningCert != strings.TrimSpace(pin) || saved.MetadataURL != mdURL || saved.MetadataXML != signed {
+			t.Fatalf("after pinning: pin %q, URL %q, metadata changed %v", saved.MetadataSigningCert, saved.MetadataURL, saved.MetadataXML != signed)
+		}
+		fetched := saved.FetchedAt.UTC().Format("2006-01-02 15:04 UTC")
+		wantPage(t, c.Page(t, resp.Header.Get("Location")), http.StatusOK, "Saved.", "-----BEGIN CERTIFICATE-----",
+			"Pinned: <code>CN=idp.example.net</code>", fingerprint(k.idpCert.Raw), "valid until "+k.idpCert.NotAfter.UTC().Format(time.DateOnly),
+			"Verified: the metadata of the last fetch, "+fetched+", is signed by this certificate.")
+
+		for _, tc := range []struct{ name, pin, want string }{
+			{"not a certificate", "not a certificate", "The metadata signing certificate is not a PEM certificate: paste the certificate"},
+			{"a key", "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQc=\n-----END PUBLIC KEY-----", "The metadata signing certificate is not a PEM certificate: paste the certificate"},
+			{"another certificate", certPEM(k.idp2Cert), "The IdP metadata is not signed by the pinned certificate."},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				bad := url.Values{}
+				for k, v := range form {
+					bad[k] = v
+				}
+				bad.Set("metadata_signing_cert", tc.pin)
+				wantPage(t, c.SubmitForm(t, "/organization/sso", bad), http.StatusBadRequest, "Nothing was saved", "<li>"+tc.want,
+					tc.pin[:10]) // what was typed comes back
+				got, err := ts.DB.FindSAMLConnection(ctx, org.ID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if diff := cmp.Diff(saved, got); diff != "" {
+					t.Fatalf("a refused pin changed the connection (-before +after):\n%s", diff)
+				}
+			})
+		}
+		if n := len(mustAudit(t, ts, org.ID, "sso.settings.update")); n != 2 {
+			t.Fatalf("%d saves audited, want 2 (the URL and the pin)", n)
+		}
+
+		// A fetch that fails the check is not used; the page says so.
+		failed := *saved
+		failed.FetchError = "The IdP metadata is not signed by the pinned certificate. The last good copy stays in use."
+		if err := ts.DB.SaveSAMLConnection(ctx, &failed); err != nil {
+			t.Fatal(err)
+		}
+		wantPage(t, c.Page(t, "/organization/sso"), http.StatusOK, "The last fetch, "+fetched+", was not used: "+failed.FetchError+" The copy in use is signed by this certificate.")
+
+		// Emptying the box removes the pin.
+		form.Set("metadata_signing_cert", "")
+		if resp := c.SubmitForm(t, "/organization/sso", form); resp.Status != http.StatusSeeOther {
+			t.Fatalf("unpin = %d:\n%s", resp.Status, resp.Body)
+		}
+		if got, _ := ts.DB.FindSAMLConnection(ctx, org.ID); got.MetadataSigningCert != "" {
+			t.Fatalf("the pin is still %q", got.MetadataSigningCert)
+		}
+		wantPage(t, c.Page(t, "/organization/sso"), http.StatusOK, "No certificate is pinned")
+	})
 }
