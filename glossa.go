@@ -351,6 +351,11 @@ type Session struct {
 	ExpiresAt time.Time
 	// Method says how the person signed in: "password" or "saml".
 	Method string
+	// IdP is, for a SAML sign-in, the IdP session it came from. It is
+	// recorded with the session, in the same transaction, so that single
+	// logout always finds it; its SessionIDHash and OrgID are the
+	// session's. It is not read back by FindSession.
+	IdP *SAMLSession
 }
 
 // APIToken is a personal access token. Only its hash is stored.

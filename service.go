@@ -79,6 +79,8 @@ type TaskService interface {
 	// FindTasks returns one page and the total number of tasks matching the
 	// filter (ignoring paging).
 	FindTasks(ctx context.Context, f TaskFilter) ([]Task, int64, error)
+	// DeleteTask deletes a task with its annotations, whose exported
+	// objects are deleted as DeleteAnnotation says.
 	DeleteTask(ctx context.Context, orgID, id int64) error
 	// ExportTasks calls yield for each task, with its annotations and
 	// predictions filled, in ID order, reading in chunks so that memory does
@@ -93,6 +95,11 @@ type AnnotationService interface {
 	FindAnnotationByID(ctx context.Context, orgID, id int64) (*Annotation, error)
 	FindAnnotations(ctx context.Context, orgID, taskID int64) ([]Annotation, error)
 	UpdateAnnotation(ctx context.Context, orgID, id int64, upd AnnotationUpdate) (*Annotation, error)
+	// DeleteAnnotation deletes an annotation and, in the same transaction,
+	// queues the deletion of its exported object from each target storage
+	// of the project with can_delete_objects set. Per-person storages
+	// delete with the credentials of the principal of ctx
+	// (NewContextWithPrincipal), or the annotator's when there is none.
 	DeleteAnnotation(ctx context.Context, orgID, id int64) error
 }
 
@@ -168,8 +175,6 @@ type SAMLService interface {
 	// LinkSAMLIdentity links (org, IdP entity ID, NameID) to a user of orgID.
 	LinkSAMLIdentity(ctx context.Context, orgID int64, idpEntityID, nameID string, userID int64) error
 
-	// CreateSAMLSession records the IdP session a Glossa session came from.
-	CreateSAMLSession(ctx context.Context, s *SAMLSession) error
 	// FindSAMLSession returns it, by the Glossa session's ID hash.
 	FindSAMLSession(ctx context.Context, sessionIDHash string) (*SAMLSession, error)
 	// DeleteSAMLSessions ends the Glossa sessions of an IdP subject of

@@ -40,10 +40,20 @@ func (db *DB) CreateSession(ctx context.Context, s *glossa.Session) error {
 		if isUnique(err) {
 			return glossa.Errorf(glossa.ECONFLICT, "The session already exists.")
 		}
+		if err != nil || ns.IdP == nil {
+			return err
+		}
+		_, err = tx.exec(ctx, `INSERT INTO saml_sessions (session_id_hash, org_id, idp_entity_id, name_id, name_id_format, session_index)
+			VALUES (?, ?, ?, ?, ?, ?)`, ns.IDHash, ns.OrgID, ns.IdP.IdPEntityID, ns.IdP.NameID, ns.IdP.NameIDFormat, ns.IdP.SessionIndex)
 		return err
 	})
 	if err != nil {
 		return err
+	}
+	if ns.IdP != nil {
+		idp := *ns.IdP
+		idp.SessionIDHash, idp.OrgID = ns.IDHash, ns.OrgID
+		ns.IdP = &idp
 	}
 	*s = ns
 	return nil

@@ -155,16 +155,6 @@ func (db *DB) LinkSAMLIdentity(ctx context.Context, orgID int64, idpEntityID, na
 	})
 }
 
-// CreateSAMLSession records the IdP session a Glossa session came from.
-func (db *DB) CreateSAMLSession(ctx context.Context, s *glossa.SAMLSession) error {
-	_, err := db.writer().exec(ctx, `INSERT INTO saml_sessions (session_id_hash, org_id, idp_entity_id, name_id, name_id_format, session_index)
-		VALUES (?, ?, ?, ?, ?, ?)`, s.SessionIDHash, s.OrgID, s.IdPEntityID, s.NameID, s.NameIDFormat, s.SessionIndex)
-	if isForeignKey(err) {
-		return glossa.NotFound("Session")
-	}
-	return dbError("store.CreateSAMLSession", err)
-}
-
 // FindSAMLSession returns the IdP session behind a Glossa session.
 func (db *DB) FindSAMLSession(ctx context.Context, sessionIDHash string) (*glossa.SAMLSession, error) {
 	var s glossa.SAMLSession

@@ -189,10 +189,8 @@ func testSAMLState(t *testing.T, f *fixture) {
 	// session index, and only in its organization.
 	mk := func(hash string, org int64, uid int64, nameID, index string) {
 		t.Helper()
-		if err := db.CreateSession(ctx, &glossa.Session{IDHash: hash, OrgID: org, UserID: uid, ExpiresAt: now.Add(time.Hour), Method: "saml"}); err != nil {
-			t.Fatal(err)
-		}
-		if err := db.CreateSAMLSession(ctx, &glossa.SAMLSession{SessionIDHash: hash, OrgID: org, IdPEntityID: "https://idp", NameID: nameID, NameIDFormat: "persistent", SessionIndex: index}); err != nil {
+		if err := db.CreateSession(ctx, &glossa.Session{IDHash: hash, OrgID: org, UserID: uid, ExpiresAt: now.Add(time.Hour), Method: "saml",
+			IdP: &glossa.SAMLSession{IdPEntityID: "https://idp", NameID: nameID, NameIDFormat: "persistent", SessionIndex: index}}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -311,18 +311,7 @@ func (s *Server) handleSAMLACS(w http.ResponseWriter, r *http.Request) error {
 		}
 		return reject(glossa.ErrorMessage(err))
 	}
-	// A session never outlives what the IdP allowed.
-	var notAfter time.Time
-	if id.SessionNotOnOrAfter != nil {
-		notAfter = *id.SessionNotOnOrAfter
-	}
-	sess, err := s.startSession(w, r, org, m, "saml", notAfter)
-	if err != nil {
-		return err
-	}
-	// Remember the IdP session, for single logout in either direction.
-	if err := s.SSO.CreateSAMLSession(ctx, &glossa.SAMLSession{SessionIDHash: sess.IDHash, OrgID: org.ID, IdPEntityID: id.IdPEntityID,
-		NameID: id.NameID, NameIDFormat: id.NameIDFormat, SessionIndex: id.SessionIndex}); err != nil {
+	if _, err := s.startSession(w, r, org, m, id); err != nil {
 		return err
 	}
 	s.audit(ctx, r, &glossa.AuditEvent{OrgID: org.ID, ActorID: m.ID, ActorEmail: m.Email, Action: "signin", Outcome: glossa.OutcomeSuccess,

@@ -169,12 +169,14 @@ func (s *Server) passwordSignIn(ctx context.Context, r *http.Request, email, pas
 	return &m, nil
 }
 
-// startSession creates a fresh session for m, a member of org, ending the request's old one
-// if any (a new ID at every sign-in defeats session fixation), and sets the
-// cookie. The session ends at the organization's max age or at notAfter
-// (an assertion's SessionNotOnOrAfter), whichever comes first; a zero
-// notAfter sets no extra limit. It returns the new session.
-func (s *Server) startSession(w http.ResponseWriter, r *http.Request, org *glossa.Organization, m *glossa.Member, method string, notAfter time.Time) (*glossa.Session, error) {
+// startSession creates a fresh session for m, a member of org, ending the
+// request's old one if any (a new ID at every sign-in defeats session
+// fixation), and sets the cookie. sso is the identity of a SAML sign-in,
+// nil for a password: its IdP session is recorded with the session, for
+// single logout, and the session ends at the organization's max age or at
+// the assertion's SessionNotOnOrAfter, whichever comes first. It returns
+// the new session.
+func (s *Server) startSession(w http.ResponseWriter, r *http.Request, org *glossa.Organization, m *glossa.Member, sso *glossa.SAMLIdentity) (*glossa.Session, error) {
 	ctx := r.Context()
 	if old := auth.SessionIDFromRequest(r, s.secure(r)); old != "" {
 		if err := s.Sessions.DeleteSession(ctx, auth.HashSecret(old)); err != nil && glossa.ErrorCode(err) != glossa.ENOTFOUND {
@@ -183,18 +185,22 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request, org *gloss
 	}
 	id := auth.NewSessionID()
 	now := s.Now()
-	expires := now.Add(org.SessionMaxAge)
-	if !notAfter.IsZero() && notAfter.Before(expires) {
-		expires = notAfter
-	}
 	sess := &glossa.Session{
 		IDHash: auth.HashSecret(id), OrgID: m.OrgID, UserID: m.ID, CSRFToken: auth.NewCSRFToken(),
-		CreatedAt: now, LastSeenAt: now, ExpiresAt: expires, Method: method,
+		CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(org.SessionMaxAge), Method: "password",
+	}
+	if sso != nil {
+		sess.Method = "saml"
+		sess.IdP = &glossa.SAMLSession{IdPEntityID: sso.IdPEntityID, NameID: sso.NameID, NameIDFormat: sso.NameIDFormat, SessionIndex: sso.SessionIndex}
+		// A session never outlives what the IdP allowed.
+		if end := sso.SessionNotOnOrAfter; end != nil && end.Before(sess.ExpiresAt) {
+			sess.ExpiresAt = *end
+		}
 	}
 	if err := s.Sessions.CreateSession(ctx, sess); err != nil {
 		return nil, err
 	}
-	http.SetCookie(w, auth.SessionCookie(id, s.secure(r), expires.Sub(now)))
+	http.SetCookie(w, auth.SessionCookie(id, s.secure(r), sess.ExpiresAt.Sub(now)))
 	return sess, nil
 }
 
@@ -242,7 +248,7 @@ func (s *Server) handleAPILogin(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	sess, err := s.startSession(w, r, org, m, "password", time.Time{})
+	sess, err := s.startSession(w, r, org, m, nil)
 	if err != nil {
 		return err
 	}

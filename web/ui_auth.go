@@ -7,7 +7,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/glossa-dev/glossa"
 	"github.com/glossa-dev/glossa/auth"
@@ -102,7 +101,7 @@ func (s *Server) handleUILoginSubmit(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
-	if _, err := s.startSession(w, r, org, m, "password", time.Time{}); err != nil {
+	if _, err := s.startSession(w, r, org, m, nil); err != nil {
 		return err
 	}
 	http.Redirect(w, r, afterSignIn(data.Next), http.StatusSeeOther)
@@ -264,7 +263,7 @@ func (s *Server) handleUISetupSubmit(w http.ResponseWriter, r *http.Request) err
 		TargetType: "organization", TargetID: idString(org.ID), Detail: map[string]any{"slug": org.Slug, "title": org.Title, "via": "setup"}})
 	s.audit(r.Context(), r, &glossa.AuditEvent{OrgID: org.ID, ActorID: owner.ID, ActorEmail: owner.Email, Action: "signin", Outcome: glossa.OutcomeSuccess,
 		Detail: map[string]any{"method": "setup"}})
-	if _, err := s.startSession(w, r, org, &glossa.Member{User: *owner, Role: glossa.RoleOwner}, "password", time.Time{}); err != nil {
+	if _, err := s.startSession(w, r, org, &glossa.Member{User: *owner, Role: glossa.RoleOwner}, nil); err != nil {
 		return err
 	}
 	http.Redirect(w, r, "/projects?notice=setup-done", http.StatusSeeOther)
