@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"net/http/httptest"
 	"path/filepath"
-	"slices"
 	"testing"
 	"time"
 
@@ -14,6 +13,7 @@ import (
 
 	"github.com/glossa-dev/glossa"
 	"github.com/glossa-dev/glossa/federation"
+	"github.com/glossa-dev/glossa/internal/benchstat"
 	"github.com/glossa-dev/glossa/internal/s3test"
 	"github.com/glossa-dev/glossa/internal/samltest"
 	"github.com/glossa-dev/glossa/internal/stsemu"
@@ -80,7 +80,7 @@ func BenchmarkSignInExchanges(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
-		reportLatency(b, lat)
+		benchstat.ReportLatency(b, lat)
 	})
 
 	for _, e := range []struct {
@@ -153,7 +153,7 @@ func BenchmarkSignInExchanges(b *testing.B) {
 							b.Fatalf("AfterSSO: %v", err)
 						}
 					}
-					reportLatency(b, lat)
+					benchstat.ReportLatency(b, lat)
 					// The sign-in left working credentials for each storage.
 					for _, st := range storages {
 						creds, err := broker.Credentials(ctx, st, owner.ID)
@@ -165,18 +165,4 @@ func BenchmarkSignInExchanges(b *testing.B) {
 			}
 		})
 	}
-}
-
-// reportLatency reports the median and 99th percentile of lat in ms.
-func reportLatency(b *testing.B, lat []time.Duration) {
-	if len(lat) == 0 {
-		return
-	}
-	slices.Sort(lat)
-	at := func(q float64) float64 {
-		i := min(len(lat)-1, int(q*float64(len(lat))))
-		return float64(lat[i]) / float64(time.Millisecond)
-	}
-	b.ReportMetric(at(0.50), "p50-ms")
-	b.ReportMetric(at(0.99), "p99-ms")
 }

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/glossa-dev/glossa"
+	"github.com/glossa-dev/glossa/internal/benchstat"
 	"github.com/glossa-dev/glossa/store"
 )
 
@@ -180,25 +181,11 @@ func BenchmarkFindTasks(b *testing.B) {
 							b.Fatalf("FindTasks: %d tasks, total %d; want 100 of %d", len(tasks), total, tc.total)
 						}
 					}
-					reportLatency(b, lat)
+					benchstat.ReportLatency(b, lat)
 				})
 			}
 		})
 	}
-}
-
-// reportLatency reports the median and 99th percentile of lat in ms.
-func reportLatency(b *testing.B, lat []time.Duration) {
-	if len(lat) == 0 {
-		return
-	}
-	slices.Sort(lat)
-	at := func(q float64) float64 {
-		i := min(len(lat)-1, int(q*float64(len(lat))))
-		return float64(lat[i]) / float64(time.Millisecond)
-	}
-	b.ReportMetric(at(0.50), "p50-ms")
-	b.ReportMetric(at(0.99), "p99-ms")
 }
 
 // BenchmarkImportTasks100k imports 100,000 small tasks in one ImportTasks

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/glossa-dev/glossa"
+	"github.com/glossa-dev/glossa/internal/benchstat"
 	"github.com/glossa-dev/glossa/store"
 )
 
@@ -79,7 +80,7 @@ func BenchmarkNextTask(b *testing.B) {
 						b.Fatalf("NextTask = %v, %v; want the held task %d", t, err, held[0])
 					}
 				}
-				reportLatency(b, lat)
+				benchstat.ReportLatency(b, lat)
 			})
 			b.Run("handout", func(b *testing.B) {
 				var lat []time.Duration
@@ -100,7 +101,7 @@ func BenchmarkNextTask(b *testing.B) {
 					}
 					held[k] = t.ID
 				}
-				reportLatency(b, lat)
+				benchstat.ReportLatency(b, lat)
 			})
 			b.Run("concurrent", func(b *testing.B) {
 				const workers = 4
@@ -133,7 +134,7 @@ func BenchmarkNextTask(b *testing.B) {
 					})
 				}
 				wg.Wait()
-				reportLatency(b, lat)
+				benchstat.ReportLatency(b, lat)
 			})
 		})
 	}
@@ -210,7 +211,7 @@ func runQueryCases(b *testing.B, cases func(s *seededProject) []queryCase) {
 								len(page.Rows), page.Total, page.TotalAtLeast, tc.wantTotal, tc.atLeast)
 						}
 					}
-					reportLatency(b, lat)
+					benchstat.ReportLatency(b, lat)
 				})
 			}
 		})

@@ -5,12 +5,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/glossa-dev/glossa"
+	"github.com/glossa-dev/glossa/internal/benchstat"
 )
 
 // BenchmarkLabelPage measures the labeling page of one task as the server
@@ -86,12 +86,7 @@ func BenchmarkLabelPage(b *testing.B) {
 				times = append(times, serve())
 			}
 			b.StopTimer()
-			slices.Sort(times)
-			ms := func(q float64) float64 {
-				return float64(times[min(len(times)-1, int(q*float64(len(times))))]) / float64(time.Millisecond)
-			}
-			b.ReportMetric(ms(0.50), "p50-ms")
-			b.ReportMetric(ms(0.99), "p99-ms")
+			benchstat.ReportLatency(b, times)
 		})
 	}
 }

@@ -11,13 +11,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/glossa-dev/glossa/internal/benchstat"
 	"github.com/glossa-dev/glossa/internal/testpg"
 )
 
@@ -306,12 +306,8 @@ func latencies(b *testing.B, s *benchServer, path string, minBytes int64) {
 		lat = append(lat, time.Since(start))
 	}
 	b.StopTimer()
-	slices.Sort(lat)
-	b.ReportMetric(ms(lat[len(lat)/2]), "p50-ms")
-	b.ReportMetric(ms(lat[(len(lat)*99)/100]), "p99-ms")
+	benchstat.ReportLatency(b, lat)
 }
-
-func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // BenchmarkImport imports 10,000 and 100,000 tasks in one request each and
 // reports the server's peak RSS during the import: it must not grow with
