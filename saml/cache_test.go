@@ -10,6 +10,7 @@ import (
 	"time"
 
 	glossa "github.com/glossa-dev/glossa"
+	"github.com/glossa-dev/glossa/internal/samlattack"
 	"github.com/glossa-dev/glossa/saml"
 )
 
@@ -23,13 +24,13 @@ type cacheProbe struct {
 }
 
 func newCacheProbe(f *fixture) *cacheProbe {
-	base, _ := url.Parse(baseURL)
-	return &cacheProbe{keys: saml.Keys{Signing: []saml.KeyPair{f.k.spSign}, Encryption: []saml.KeyPair{f.k.spEnc}}, base: base}
+	base, _ := url.Parse(samlattack.DefaultBaseURL)
+	return &cacheProbe{keys: saml.Keys{Signing: []saml.KeyPair{f.Keys.SPSign}, Encryption: []saml.KeyPair{f.Keys.SPEnc}}, base: base}
 }
 
 func (p *cacheProbe) get(t *testing.T, conn *glossa.SAMLConnection, keyIDs ...int64) *saml.ServiceProvider {
 	t.Helper()
-	sp, err := p.c.Provider(conn, keyIDs, p.base, orgSlug, func() (saml.Keys, error) { p.loads++; return p.keys, nil })
+	sp, err := p.c.Provider(conn, keyIDs, p.base, samlattack.DefaultOrg, func() (saml.Keys, error) { p.loads++; return p.keys, nil })
 	if err != nil {
 		t.Fatalf("Provider: %v", err)
 	}
@@ -44,7 +45,7 @@ func TestCacheSettingsChangeTakesEffect(t *testing.T) {
 	f := newFixture(t, nil)
 	p := newCacheProbe(f)
 	stamp := time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)
-	conn := &glossa.SAMLConnection{OrgID: 7, MetadataXML: idpMetadata(idpEntityID, f.k.idpCert), IdPProvider: "custom", UpdatedAt: stamp}
+	conn := &glossa.SAMLConnection{OrgID: 7, MetadataXML: f.Keys.IdPMetadata(samlattack.IdPEntityID, f.Keys.IdPCert), IdPProvider: "custom", UpdatedAt: stamp}
 
 	sp := p.get(t, conn, 1, 2)
 	if again := p.get(t, conn, 1, 2); again != sp || p.loads != 1 {
@@ -56,7 +57,7 @@ func TestCacheSettingsChangeTakesEffect(t *testing.T) {
 		t.Fatalf("an equal copy of the connection missed (%d loads)", p.loads)
 	}
 
-	signedByNew := f.build(opts{signResponse: true, signer: f.k.idp2, signerCert: f.k.idp2Cert})
+	signedByNew := f.Build(samlattack.Options{SignResponse: true, Signer: f.Keys.IdP2, SignerCert: f.Keys.IdP2Cert})
 	f.sp = sp
 	if _, err := f.parse(signedByNew); err == nil {
 		t.Fatal("a response signed by a certificate not yet in the settings was accepted")
@@ -64,15 +65,15 @@ func TestCacheSettingsChangeTakesEffect(t *testing.T) {
 
 	// The Owner replaces the IdP certificate; updated_at is the same.
 	changed := *conn
-	changed.MetadataXML = idpMetadata(idpEntityID, f.k.idp2Cert)
+	changed.MetadataXML = f.Keys.IdPMetadata(samlattack.IdPEntityID, f.Keys.IdP2Cert)
 	f.sp = p.get(t, &changed, 1, 2)
 	if p.loads != 2 {
 		t.Fatalf("the changed connection did not rebuild (%d loads)", p.loads)
 	}
-	if _, err := f.parse(f.build(opts{signResponse: true, signer: f.k.idp2, signerCert: f.k.idp2Cert})); err != nil {
+	if _, err := f.parse(f.Build(samlattack.Options{SignResponse: true, Signer: f.Keys.IdP2, SignerCert: f.Keys.IdP2Cert})); err != nil {
 		t.Fatalf("the new IdP certificate is not used: %v", err)
 	}
-	if _, err := f.parse(f.build(opts{signResponse: true})); err == nil {
+	if _, err := f.parse(f.Build(samlattack.Options{SignResponse: true})); err == nil {
 		t.Fatal("the replaced IdP certificate is still trusted")
 	}
 }
@@ -80,7 +81,7 @@ func TestCacheSettingsChangeTakesEffect(t *testing.T) {
 // TestCacheKey: every input of New, and nothing else, decides a hit.
 func TestCacheKey(t *testing.T) {
 	f := newFixture(t, nil)
-	base := glossa.SAMLConnection{OrgID: 7, MetadataXML: idpMetadata(idpEntityID, f.k.idpCert), IdPProvider: "custom",
+	base := glossa.SAMLConnection{OrgID: 7, MetadataXML: f.Keys.IdPMetadata(samlattack.IdPEntityID, f.Keys.IdPCert), IdPProvider: "custom",
 		Domains: []string{"acme.example"}, RolesGroups: []glossa.GroupMapping{{Name: "Manager", Group: "leads"}}}
 	changes := []struct {
 		name   string
@@ -94,7 +95,7 @@ func TestCacheKey(t *testing.T) {
 		{"attribute names", func(c *glossa.SAMLConnection) { c.MappingEmail = "mail" }},
 		{"role mapping", func(c *glossa.SAMLConnection) { c.RolesGroups[0].Group = "admins" }},
 		{"metadata refreshed", func(c *glossa.SAMLConnection) {
-			c.MetadataXML = strings.Replace(c.MetadataXML, idpSLOURL, idpSLOURL+"/v2", 1)
+			c.MetadataXML = strings.Replace(c.MetadataXML, samlattack.IdPSLOURL, samlattack.IdPSLOURL+"/v2", 1)
 		}},
 		{"updated_at", func(c *glossa.SAMLConnection) { c.UpdatedAt = c.UpdatedAt.Add(time.Nanosecond) }},
 	}
@@ -127,7 +128,7 @@ func TestCacheKey(t *testing.T) {
 		t.Fatalf("a new slug hit the cache (%d loads, %v)", p.loads, err)
 	}
 	other, _ := url.Parse("https://labels.example.org")
-	if got, err := p.c.Provider(&conn, []int64{1, 2}, other, orgSlug, func() (saml.Keys, error) { p.loads++; return p.keys, nil }); err != nil || p.loads != 7 || got == sp {
+	if got, err := p.c.Provider(&conn, []int64{1, 2}, other, samlattack.DefaultOrg, func() (saml.Keys, error) { p.loads++; return p.keys, nil }); err != nil || p.loads != 7 || got == sp {
 		t.Fatalf("a new base URL hit the cache (%d loads, %v)", p.loads, err)
 	}
 }
@@ -153,10 +154,10 @@ func TestCacheKeyCoversConnection(t *testing.T) {
 func TestCacheErrorsAndExpiry(t *testing.T) {
 	f := newFixture(t, nil)
 	p := newCacheProbe(f)
-	conn := &glossa.SAMLConnection{OrgID: 7, MetadataXML: idpMetadata(idpEntityID, f.k.idpCert)}
+	conn := &glossa.SAMLConnection{OrgID: 7, MetadataXML: f.Keys.IdPMetadata(samlattack.IdPEntityID, f.Keys.IdPCert)}
 	fail := errors.New("sealed key does not open")
 	for range 2 {
-		if _, err := p.c.Provider(conn, []int64{1}, p.base, orgSlug, func() (saml.Keys, error) { p.loads++; return saml.Keys{}, fail }); !errors.Is(err, fail) {
+		if _, err := p.c.Provider(conn, []int64{1}, p.base, samlattack.DefaultOrg, func() (saml.Keys, error) { p.loads++; return saml.Keys{}, fail }); !errors.Is(err, fail) {
 			t.Fatalf("err = %v", err)
 		}
 	}
@@ -164,21 +165,21 @@ func TestCacheErrorsAndExpiry(t *testing.T) {
 		t.Fatalf("a failed load was cached (%d loads)", p.loads)
 	}
 	bad := &glossa.SAMLConnection{OrgID: 7, MetadataXML: "<nope/>"}
-	if _, err := p.c.Provider(bad, []int64{1}, p.base, orgSlug, func() (saml.Keys, error) { return p.keys, nil }); err == nil {
+	if _, err := p.c.Provider(bad, []int64{1}, p.base, samlattack.DefaultOrg, func() (saml.Keys, error) { return p.keys, nil }); err == nil {
 		t.Fatal("bad metadata was accepted")
 	}
 
 	now := time.Now()
 	p = newCacheProbe(f)
 	p.c.Now = func() time.Time { return now }
-	pinned := &glossa.SAMLConnection{OrgID: 7, MetadataXML: signedMetadata(t, f, nil), MetadataSigningCert: certPEM(f.k.idp3Cert)}
+	pinned := &glossa.SAMLConnection{OrgID: 7, MetadataXML: signedMetadata(t, f, nil), MetadataSigningCert: certPEM(f.Keys.IdP3Cert)}
 	p.get(t, pinned, 1)
-	now = f.k.idp3Cert.NotAfter
+	now = f.Keys.IdP3Cert.NotAfter
 	p.get(t, pinned, 1)
 	if p.loads != 1 {
 		t.Fatalf("the entry ended before the pinned certificate expired (%d loads)", p.loads)
 	}
-	now = f.k.idp3Cert.NotAfter.Add(time.Second)
+	now = f.Keys.IdP3Cert.NotAfter.Add(time.Second)
 	p.get(t, pinned, 1) // parsed again (still valid by the real clock)
 	if p.loads != 2 {
 		t.Fatalf("the entry outlived the pinned certificate (%d loads)", p.loads)
@@ -189,17 +190,17 @@ func TestCacheErrorsAndExpiry(t *testing.T) {
 // providers built from their own connections (run with -race).
 func TestCacheConcurrent(t *testing.T) {
 	f := newFixture(t, nil)
-	base, _ := url.Parse(baseURL)
+	base, _ := url.Parse(samlattack.DefaultBaseURL)
 	var c saml.Cache
-	keys := saml.Keys{Signing: []saml.KeyPair{f.k.spSign}}
+	keys := saml.Keys{Signing: []saml.KeyPair{f.Keys.SPSign}}
 	var wg sync.WaitGroup
 	for i := range 8 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			conn := &glossa.SAMLConnection{OrgID: int64(i % 3), MetadataXML: idpMetadata(idpEntityID, f.k.idpCert), AllowIdPInitiated: i%2 == 0}
+			conn := &glossa.SAMLConnection{OrgID: int64(i % 3), MetadataXML: f.Keys.IdPMetadata(samlattack.IdPEntityID, f.Keys.IdPCert), AllowIdPInitiated: i%2 == 0}
 			for range 20 {
-				sp, err := c.Provider(conn, []int64{int64(i)}, base, orgSlug, func() (saml.Keys, error) { return keys, nil })
+				sp, err := c.Provider(conn, []int64{int64(i)}, base, samlattack.DefaultOrg, func() (saml.Keys, error) { return keys, nil })
 				if err != nil {
 					t.Error(err)
 					return

@@ -16,25 +16,27 @@ import (
 
 	saml2 "github.com/russellhaering/gosaml2"
 	dsig "github.com/russellhaering/goxmldsig"
+
+	"github.com/glossa-dev/glossa/internal/samlattack"
 )
 
 // gosaml2SP builds gosaml2's SP for the fixture's organization.
 func gosaml2SP(t *testing.T, f *fixture) *saml2.SAMLServiceProvider {
 	t.Helper()
 	sp := &saml2.SAMLServiceProvider{
-		IdentityProviderIssuer:      idpEntityID,
-		AssertionConsumerServiceURL: spACS,
-		ServiceProviderIssuer:       spEntityID,
-		AudienceURI:                 spEntityID,
+		IdentityProviderIssuer:      samlattack.IdPEntityID,
+		AssertionConsumerServiceURL: f.ACS(),
+		ServiceProviderIssuer:       f.EntityID(),
+		AudienceURI:                 f.EntityID(),
 		IDPCertificateStore:         &dsig.MemoryX509CertificateStore{Roots: f.sp.IdP().SigningCerts},
-		Clock:                       dsig.NewFakeClockAt(f.now),
+		Clock:                       dsig.NewFakeClockAt(f.Now),
 		MaximumXMLTokens:            200_000,
 	}
 	// gosaml2 v0.12.0 decrypts only with the deprecated SPKeyStore field.
 	sp.SPKeyStore = dsig.TLSCertKeyStore(tls.Certificate{
-		Certificate: [][]byte{f.k.spEnc.Certificate.Raw},
-		PrivateKey:  f.k.spEnc.Key,
-		Leaf:        f.k.spEnc.Certificate,
+		Certificate: [][]byte{f.Keys.SPEnc.Certificate.Raw},
+		PrivateKey:  f.Keys.SPEnc.Key,
+		Leaf:        f.Keys.SPEnc.Certificate,
 	})
 	return sp
 }
@@ -54,10 +56,10 @@ func gosaml2Accepts(sp *saml2.SAMLServiceProvider, b64 string) (*saml2.Assertion
 }
 
 func TestDifferentialGosaml2Accepts(t *testing.T) {
-	for _, sh := range shapes {
-		t.Run(sh.name, func(t *testing.T) {
+	for _, sh := range samlattack.Shapes() {
+		t.Run(sh.Name, func(t *testing.T) {
 			f := newFixture(t, nil)
-			b64 := f.build(sh.base)
+			b64 := f.Build(sh.Base)
 			ours, err := f.parse(b64)
 			if err != nil {
 				t.Fatalf("glossa rejects: %v", err)
@@ -77,25 +79,25 @@ func TestDifferentialGosaml2Accepts(t *testing.T) {
 
 func TestDifferentialGosaml2Corpus(t *testing.T) {
 	var alsoRejected, policyOnly []string
-	for _, c := range corpus() {
-		if c.before != nil {
+	for _, c := range samlattack.Corpus() {
+		if c.Before != nil {
 			continue // replay: gosaml2 has no cache
 		}
-		t.Run(c.name, func(t *testing.T) {
-			f := newFixture(t, c.mod)
-			b64 := c.make(f)
+		t.Run(c.Name, func(t *testing.T) {
+			f := newFixture(t, c.Setup)
+			b64 := c.Make(f.Fixture)
 			if _, err := f.parse(b64); err == nil {
 				t.Fatal("glossa accepts a corpus case")
 			}
 			info, why := gosaml2Accepts(gosaml2SP(t, f), b64)
 			if info == nil {
-				alsoRejected = append(alsoRejected, c.name+": "+why)
+				alsoRejected = append(alsoRejected, c.Name+": "+why)
 				return
 			}
-			if info.NameID == evil {
+			if info.NameID == samlattack.Evil {
 				t.Errorf("gosaml2 accepts the forged identity %q", info.NameID)
 			}
-			policyOnly = append(policyOnly, c.name+" ["+string(c.want)+"]")
+			policyOnly = append(policyOnly, c.Name+" ["+string(c.Want)+"]")
 		})
 	}
 	sort.Strings(policyOnly)

@@ -59,10 +59,12 @@
 // is the one we would choose anyway. Its content is pinned by go.sum through
 // the Go checksum database. govulncheck may still list GO-2026-6909 against
 // it (the entry listed no fixed version in early November 2026); the diff
-// above is the triage evidence. A bump is gated on this package's attack
-// corpus (corpus_test.go) passing unchanged, and on the differential run of
-// the same corpus through github.com/russellhaering/gosaml2 (the fallback
-// library, differential_test.go) still showing no forged identity.
+// above is the triage evidence. A bump is gated on the attack corpus
+// (internal/samlattack; run against this package by corpus_test.go and
+// through the server's HTTP ACS by cmd/glossa) passing unchanged, and on
+// the differential run of the same corpus through
+// github.com/russellhaering/gosaml2 (the fallback library,
+// differential_test.go) still showing no forged identity.
 //
 // # What the policy layer adds
 //

@@ -9,14 +9,15 @@ import (
 	"time"
 
 	"github.com/glossa-dev/glossa"
+	"github.com/glossa-dev/glossa/internal/samlattack"
 	"github.com/glossa-dev/glossa/saml"
 )
 
 // TestMetadataFetch: metadata is fetched and read; internal addresses and
 // plain HTTP are refused unless allowed; bad answers are clear errors.
 func TestMetadataFetch(t *testing.T) {
-	k := keys(t)
-	good := idpMetadata(idpEntityID, k.idpCert)
+	k := samlattack.MustKeys(t)
+	good := k.IdPMetadata(samlattack.IdPEntityID, k.IdPCert)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/md":
@@ -48,7 +49,7 @@ func TestMetadataFetch(t *testing.T) {
 
 	open := &saml.MetadataFetcher{AllowPrivate: true, Timeout: 5 * time.Second}
 	doc, md, err := open.Fetch(ctx, srv.URL+"/md", "")
-	if err != nil || string(doc) != good || md.EntityID != idpEntityID || len(md.SigningCerts) != 1 {
+	if err != nil || string(doc) != good || md.EntityID != samlattack.IdPEntityID || len(md.SigningCerts) != 1 {
 		t.Fatalf("fetch = %v, %+v", err, md)
 	}
 	for path, want := range map[string]string{"/missing": "HTTP 404", "/big": "larger than 1 MiB", "/html": ""} {

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/glossa-dev/glossa/internal/samlattack"
 	"github.com/glossa-dev/glossa/saml"
 )
 
@@ -19,23 +20,23 @@ import (
 //	go test ./saml -run '^$' -fuzz FuzzValidateResponse -fuzztime 30s
 func FuzzValidateResponse(f *testing.F) {
 	fx := newFixture(f, nil)
-	for _, sh := range shapes {
-		f.Add(fx.buildXML(sh.base))
-		o := sh.base
-		o.pysaml2 = true
-		f.Add(fx.buildXML(o))
+	for _, sh := range samlattack.Shapes() {
+		f.Add(fx.BuildXML(sh.Base))
+		o := sh.Base
+		o.PySAML2 = true
+		f.Add(fx.BuildXML(o))
 	}
-	for _, c := range corpus() {
-		if c.mod != nil || c.before != nil {
+	for _, c := range samlattack.Corpus() {
+		if c.Setup != nil || c.Before != nil {
 			continue
 		}
-		if raw, err := base64.StdEncoding.DecodeString(c.make(fx)); err == nil && len(raw) < 64<<10 {
+		if raw, err := base64.StdEncoding.DecodeString(c.Make(fx.Fixture)); err == nil && len(raw) < 64<<10 {
 			f.Add(raw)
 		}
 	}
 	f.Fuzz(func(t *testing.T, xml []byte) {
 		start := time.Now()
-		res, err := fx.sp.ValidateResponse(context.Background(), base64.StdEncoding.EncodeToString(xml), []string{requestID}, fx.now, newMemoryReplay())
+		res, err := fx.sp.ValidateResponse(context.Background(), base64.StdEncoding.EncodeToString(xml), []string{samlattack.RequestID}, fx.Now, newMemoryReplay())
 		if d := time.Since(start); d > time.Second {
 			t.Fatalf("took %s", d)
 		}
@@ -52,7 +53,7 @@ func FuzzValidateResponse(f *testing.F) {
 		if !res.ResponseSigned && !res.AssertionSigned {
 			t.Fatalf("accepted an unsigned response")
 		}
-		if res.Identity.NameID == evil {
+		if res.Identity.NameID == samlattack.Evil {
 			t.Fatalf("accepted a forged identity")
 		}
 	})
@@ -64,14 +65,14 @@ func FuzzValidateResponse(f *testing.F) {
 //
 //	go test ./saml -run '^$' -fuzz FuzzParseIdPMetadata -fuzztime 30s
 func FuzzParseIdPMetadata(f *testing.F) {
-	k := keys(f)
+	k := samlattack.MustKeys(f)
 	fx := newFixture(f, nil)
-	f.Add([]byte(idpMetadata(idpEntityID, k.idpCert, k.idp2Cert)), false)
-	f.Add([]byte(idpMetadata(idpEntityID, k.idpCert)), true)
-	f.Add([]byte(`<md:EntitiesDescriptor xmlns:md="`+nsMetadata+`">`+idpMetadata(idpEntityID, k.idpCert)[len(`<?xml version="1.0"?>`):]+`</md:EntitiesDescriptor>`), false)
+	f.Add([]byte(k.IdPMetadata(samlattack.IdPEntityID, k.IdPCert, k.IdP2Cert)), false)
+	f.Add([]byte(k.IdPMetadata(samlattack.IdPEntityID, k.IdPCert)), true)
+	f.Add([]byte(`<md:EntitiesDescriptor xmlns:md="`+samlattack.NSMetadata+`">`+k.IdPMetadata(samlattack.IdPEntityID, k.IdPCert)[len(`<?xml version="1.0"?>`):]+`</md:EntitiesDescriptor>`), false)
 	f.Add([]byte(`<!DOCTYPE x [<!ENTITY e "e">]><x>&e;</x>`), false)
 	f.Add([]byte(signedMetadata(f, fx, nil)), true)
-	pin := certPEM(k.idp3Cert)
+	pin := certPEM(k.IdP3Cert)
 	f.Fuzz(func(t *testing.T, xml []byte, pinned bool) {
 		p := ""
 		if pinned {

@@ -8,6 +8,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	glossa "github.com/glossa-dev/glossa"
+	"github.com/glossa-dev/glossa/internal/samlattack"
 	"github.com/glossa-dev/glossa/saml"
 )
 
@@ -210,98 +211,98 @@ func TestPresetFixtures(t *testing.T) {
 	}
 	tests := []struct {
 		provider, nameID, nameIDFormat string
-		attrs                          []attrKV
-		o                              opts
+		attrs                          []samlattack.Attribute
+		o                              samlattack.Options
 		admin, annotator               string
 		wantEmail, wantFirst, wantLast string
 		wantGroups                     []string
 	}{
 		{
 			provider: "adfs", nameID: `CONTOSO\bob`, nameIDFormat: saml.NameIDFormatUnspecified,
-			attrs: []attrKV{
-				{name: xs + "emailaddress", values: []string{user}},
-				{name: xs + "givenname", values: []string{"Bob"}},
-				{name: xs + "surname", values: []string{"Builder"}},
-				{name: "http://schemas.xmlsoap.org/claims/Group", values: []string{"Domain Users", "Glossa Admins", "Domain Users"}},
+			attrs: []samlattack.Attribute{
+				{Name: xs + "emailaddress", Values: []string{user}},
+				{Name: xs + "givenname", Values: []string{"Bob"}},
+				{Name: xs + "surname", Values: []string{"Builder"}},
+				{Name: "http://schemas.xmlsoap.org/claims/Group", Values: []string{"Domain Users", "Glossa Admins", "Domain Users"}},
 			},
-			o:     opts{signAssertion: true, mutateAssertion: fractional},
+			o:     samlattack.Options{SignAssertion: true, MutateAssertion: fractional},
 			admin: "Glossa Admins", annotator: "Domain Users",
 			wantEmail: user, wantFirst: "Bob", wantLast: "Builder", wantGroups: []string{"Domain Users", "Glossa Admins"},
 		},
 		{
 			provider: "azure", nameID: user, nameIDFormat: saml.NameIDFormatEmail,
-			attrs: []attrKV{
-				{name: "http://schemas.microsoft.com/identity/claims/tenantid", values: []string{"8c2f0a6e-0000-4000-8000-000000000000"}},
-				{name: "http://schemas.microsoft.com/identity/claims/objectidentifier", values: []string{"5f1d0000-0000-4000-8000-000000000000"}},
-				{name: xs + "givenname", values: []string{"Bob"}},
-				{name: xs + "surname", values: []string{"Builder"}},
-				{name: xs + "emailaddress", values: []string{user}},
-				{name: xs + "name", values: []string{user}},
-				{name: ms + "groups", values: []string{"glossa-admins", "glossa-annotators"}},
+			attrs: []samlattack.Attribute{
+				{Name: "http://schemas.microsoft.com/identity/claims/tenantid", Values: []string{"8c2f0a6e-0000-4000-8000-000000000000"}},
+				{Name: "http://schemas.microsoft.com/identity/claims/objectidentifier", Values: []string{"5f1d0000-0000-4000-8000-000000000000"}},
+				{Name: xs + "givenname", Values: []string{"Bob"}},
+				{Name: xs + "surname", Values: []string{"Builder"}},
+				{Name: xs + "emailaddress", Values: []string{user}},
+				{Name: xs + "name", Values: []string{user}},
+				{Name: ms + "groups", Values: []string{"glossa-admins", "glossa-annotators"}},
 			},
-			o:     opts{signAssertion: true, mutateAssertion: fractional},
+			o:     samlattack.Options{SignAssertion: true, MutateAssertion: fractional},
 			admin: "glossa-admins", annotator: "glossa-annotators",
 			wantEmail: user, wantFirst: "Bob", wantLast: "Builder", wantGroups: []string{"glossa-admins", "glossa-annotators"},
 		},
 		{
 			provider: "okta", nameID: user, nameIDFormat: saml.NameIDFormatUnspecified,
-			attrs: []attrKV{
-				{name: "email", values: []string{user}},
-				{name: "firstName", values: []string{"Bob"}},
-				{name: "lastName", values: []string{"Builder"}},
-				{name: "groups", values: []string{"Everyone", "Glossa-Admins"}},
+			attrs: []samlattack.Attribute{
+				{Name: "email", Values: []string{user}},
+				{Name: "firstName", Values: []string{"Bob"}},
+				{Name: "lastName", Values: []string{"Builder"}},
+				{Name: "groups", Values: []string{"Everyone", "Glossa-Admins"}},
 			},
-			o:     opts{signResponse: true, signAssertion: true},
+			o:     samlattack.Options{SignResponse: true, SignAssertion: true},
 			admin: "Glossa-Admins", annotator: "Everyone",
 			wantEmail: user, wantFirst: "Bob", wantLast: "Builder", wantGroups: []string{"Everyone", "Glossa-Admins"},
 		},
 		{
 			provider: "onelogin", nameID: user, nameIDFormat: saml.NameIDFormatEmail,
-			attrs: []attrKV{
-				{name: "User.email", values: []string{user}},
-				{name: "User.FirstName", values: []string{"Bob"}},
-				{name: "User.LastName", values: []string{"Builder"}},
-				{name: "PersonImmutableID", values: []string{"bob"}},
-				{name: "memberOf", values: []string{"Annotators"}},
+			attrs: []samlattack.Attribute{
+				{Name: "User.email", Values: []string{user}},
+				{Name: "User.FirstName", Values: []string{"Bob"}},
+				{Name: "User.LastName", Values: []string{"Builder"}},
+				{Name: "PersonImmutableID", Values: []string{"bob"}},
+				{Name: "memberOf", Values: []string{"Annotators"}},
 			},
-			o:     opts{signResponse: true},
+			o:     samlattack.Options{SignResponse: true},
 			admin: "Admins", annotator: "Annotators",
 			wantEmail: user, wantFirst: "Bob", wantLast: "Builder", wantGroups: []string{"Annotators"},
 		},
 		{
 			provider: "google", nameID: user, nameIDFormat: saml.NameIDFormatEmail,
-			attrs: []attrKV{
-				{name: "firstName", values: []string{"Bob"}},
-				{name: "lastName", values: []string{"Builder"}},
-				{name: "groups", values: []string{"glossa-admins@contoso.example"}},
+			attrs: []samlattack.Attribute{
+				{Name: "firstName", Values: []string{"Bob"}},
+				{Name: "lastName", Values: []string{"Builder"}},
+				{Name: "groups", Values: []string{"glossa-admins@contoso.example"}},
 			},
-			o:     opts{signAssertion: true},
+			o:     samlattack.Options{SignAssertion: true},
 			admin: "glossa-admins@contoso.example", annotator: "all@contoso.example",
 			wantEmail: user, wantFirst: "Bob", wantLast: "Builder", wantGroups: []string{"glossa-admins@contoso.example"},
 		},
 		{
 			provider: "keycloak", nameID: "G-5c1e0000-0000-4000-8000-000000000000", nameIDFormat: saml.NameIDFormatPersistent,
-			attrs: []attrKV{
-				{name: "urn:oid:1.2.840.113549.1.9.1", friendlyName: "email", values: []string{user}},
-				{name: "urn:oid:2.5.4.42", friendlyName: "givenName", values: []string{"Bob"}},
-				{name: "urn:oid:2.5.4.4", friendlyName: "surname", values: []string{"Builder"}},
-				{name: "member", values: []string{"/glossa/annotators"}},
-				{name: "Role", values: []string{"offline_access", "uma_authorization"}},
+			attrs: []samlattack.Attribute{
+				{Name: "urn:oid:1.2.840.113549.1.9.1", FriendlyName: "email", Values: []string{user}},
+				{Name: "urn:oid:2.5.4.42", FriendlyName: "givenName", Values: []string{"Bob"}},
+				{Name: "urn:oid:2.5.4.4", FriendlyName: "surname", Values: []string{"Builder"}},
+				{Name: "member", Values: []string{"/glossa/annotators"}},
+				{Name: "Role", Values: []string{"offline_access", "uma_authorization"}},
 			},
-			o:     opts{signResponse: true},
+			o:     samlattack.Options{SignResponse: true},
 			admin: "/glossa/admins", annotator: "/glossa/annotators",
 			wantEmail: user, wantFirst: "Bob", wantLast: "Builder", wantGroups: []string{"/glossa/annotators"},
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.provider, func(t *testing.T) {
-			f := newFixture(t, func(c *glossa.SAMLConnection, _ *saml.Keys) {
+			f := newFixture(t, func(_ *samlattack.Fixture, c *glossa.SAMLConnection, _ *saml.Keys) {
 				c.IdPProvider = tt.provider
 				mapping(c, tt.admin, tt.annotator)
 			})
 			o := tt.o
-			o.nameID, o.nameIDFormat, o.attrs = tt.nameID, tt.nameIDFormat, tt.attrs
-			res, err := f.parse(f.build(o))
+			o.NameID, o.NameIDFormat, o.Attributes = tt.nameID, tt.nameIDFormat, tt.attrs
+			res, err := f.parse(f.Build(o))
 			if err != nil {
 				t.Fatalf("rejected: %v", err)
 			}
@@ -347,7 +348,7 @@ func TestEmailFallsBackToNameID(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.format+" "+tt.nameID, func(t *testing.T) {
 			f := newFixture(t, nil)
-			res, err := f.parse(f.build(opts{signResponse: true, nameID: tt.nameID, nameIDFormat: tt.format, attrs: []attrKV{}}))
+			res, err := f.parse(f.Build(samlattack.Options{SignResponse: true, NameID: tt.nameID, NameIDFormat: tt.format, Attributes: []samlattack.Attribute{}}))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	glossa "github.com/glossa-dev/glossa"
+	"github.com/glossa-dev/glossa/internal/samlattack"
 	"github.com/glossa-dev/glossa/saml"
 )
 
@@ -22,43 +23,43 @@ import (
 func TestAcceptSigningShapes(t *testing.T) {
 	tests := []struct {
 		name                          string
-		o                             opts
+		o                             samlattack.Options
 		respSigned, assertSigned, enc bool
 	}{
-		{"response signed", opts{signResponse: true}, true, false, false},
-		{"assertion signed", opts{signAssertion: true}, false, true, false},
-		{"both signed", opts{signResponse: true, signAssertion: true}, true, true, false},
-		{"assertion signed, no KeyInfo", opts{signAssertion: true, noKeyInfo: true}, false, true, false},
-		{"response signed with RSA-SHA512", opts{signResponse: true, sigMethod: "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512"}, true, false, false},
-		{"encrypted GCM, assertion signed", opts{signAssertion: true, encrypt: "gcm"}, false, true, true},
-		{"encrypted GCM, response signed", opts{signResponse: true, encrypt: "gcm"}, true, false, true},
-		{"encrypted GCM, both signed", opts{signResponse: true, signAssertion: true, encrypt: "gcm"}, true, true, true},
-		{"encrypted CBC inside a signed response", opts{signResponse: true, encrypt: "cbc"}, true, false, true},
-		{"encrypted CBC, both signed", opts{signResponse: true, signAssertion: true, encrypt: "cbc"}, true, true, true},
+		{"response signed", samlattack.Options{SignResponse: true}, true, false, false},
+		{"assertion signed", samlattack.Options{SignAssertion: true}, false, true, false},
+		{"both signed", samlattack.Options{SignResponse: true, SignAssertion: true}, true, true, false},
+		{"assertion signed, no KeyInfo", samlattack.Options{SignAssertion: true, NoKeyInfo: true}, false, true, false},
+		{"response signed with RSA-SHA512", samlattack.Options{SignResponse: true, SignatureMethod: "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512"}, true, false, false},
+		{"encrypted GCM, assertion signed", samlattack.Options{SignAssertion: true, Encrypt: "gcm"}, false, true, true},
+		{"encrypted GCM, response signed", samlattack.Options{SignResponse: true, Encrypt: "gcm"}, true, false, true},
+		{"encrypted GCM, both signed", samlattack.Options{SignResponse: true, SignAssertion: true, Encrypt: "gcm"}, true, true, true},
+		{"encrypted CBC inside a signed response", samlattack.Options{SignResponse: true, Encrypt: "cbc"}, true, false, true},
+		{"encrypted CBC, both signed", samlattack.Options{SignResponse: true, SignAssertion: true, Encrypt: "cbc"}, true, true, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFixture(t, nil)
-			b64 := f.build(tt.o)
+			b64 := f.Build(tt.o)
 			res, err := f.parse(b64)
 			if err != nil {
 				t.Fatalf("rejected: %v", err)
 			}
 			got := res.Identity
 			want := &glossa.SAMLIdentity{
-				IdPEntityID:  idpEntityID,
-				NameID:       victim,
+				IdPEntityID:  samlattack.IdPEntityID,
+				NameID:       samlattack.Victim,
 				NameIDFormat: saml.NameIDFormatEmail,
 				SessionIndex: "_session-" + got.AssertionID,
-				Email:        victim,
+				Email:        samlattack.Victim,
 				FirstName:    "Alice",
 				LastName:     "Liddell",
 				Groups:       []string{"annotators", "reviewers"},
 				Attributes: map[string][]string{
-					"Email": {victim}, "FirstName": {"Alice"}, "LastName": {"Liddell"}, "Groups": {"annotators", "reviewers"},
+					"Email": {samlattack.Victim}, "FirstName": {"Alice"}, "LastName": {"Liddell"}, "Groups": {"annotators", "reviewers"},
 				},
 				AssertionID:  got.AssertionID,
-				NotOnOrAfter: f.now.Add(5 * time.Minute),
+				NotOnOrAfter: f.Now.Add(5 * time.Minute),
 			}
 			if diff := cmp.Diff(want, got); diff != "" {
 				t.Errorf("identity (-want +got):\n%s", diff)
@@ -66,7 +67,7 @@ func TestAcceptSigningShapes(t *testing.T) {
 			if !strings.HasPrefix(got.AssertionID, "_a") {
 				t.Errorf("AssertionID = %q", got.AssertionID)
 			}
-			if res.Raw != b64 || res.InResponseTo != requestID {
+			if res.Raw != b64 || res.InResponseTo != samlattack.RequestID {
 				t.Errorf("Raw kept = %v, InResponseTo = %q", res.Raw == b64, res.InResponseTo)
 			}
 			if res.ResponseSigned != tt.respSigned || res.AssertionSigned != tt.assertSigned || res.Encrypted != tt.enc {
@@ -77,194 +78,19 @@ func TestAcceptSigningShapes(t *testing.T) {
 }
 
 // TestAcceptEdgeCases covers the must-accept list of the reference
-// (saml-security.md §3).
+// (saml-security.md §3), samlattack.ValidCases.
 func TestAcceptEdgeCases(t *testing.T) {
-	type check func(t *testing.T, f *fixture, res *saml.Response)
-	manyGroups := make([]string, 900)
-	for i := range manyGroups {
-		manyGroups[i] = fmt.Sprintf("group-%04d-with-a-realistic-name", i)
-	}
-	tests := []struct {
-		name  string
-		mod   func(*glossa.SAMLConnection, *saml.Keys)
-		o     func(f *fixture) opts
-		check check
-	}{
-		{
-			name: "key rollover: two certs, signed by the second with KeyInfo",
-			mod: func(c *glossa.SAMLConnection, _ *saml.Keys) {
-				c.MetadataXML = idpMetadata(idpEntityID, keys(t).idpCert, keys(t).idp2Cert)
-			},
-			o: func(f *fixture) opts { return opts{signResponse: true, signer: f.k.idp2, signerCert: f.k.idp2Cert} },
-		},
-		{
-			name: "key rollover: two certs, signed by the second without KeyInfo",
-			mod: func(c *glossa.SAMLConnection, _ *saml.Keys) {
-				c.MetadataXML = idpMetadata(idpEntityID, keys(t).idpCert, keys(t).idp2Cert)
-			},
-			o: func(f *fixture) opts {
-				return opts{signAssertion: true, signer: f.k.idp2, signerCert: f.k.idp2Cert, noKeyInfo: true}
-			},
-		},
-		{
-			name: "key rollover: two certs, signed by the first without KeyInfo, both signed",
-			mod: func(c *glossa.SAMLConnection, _ *saml.Keys) {
-				c.MetadataXML = idpMetadata(idpEntityID, keys(t).idpCert, keys(t).idp2Cert)
-			},
-			o: func(f *fixture) opts { return opts{signResponse: true, signAssertion: true, noKeyInfo: true} },
-		},
-		{
-			name: "RSAKeyValue KeyInfo instead of a certificate",
-			o: func(f *fixture) opts {
-				return opts{signAssertion: true, afterAssertion: func(a *etree.Element) {
-					ki := a.FindElement("./Signature/KeyInfo")
-					for _, c := range ki.ChildElements() {
-						ki.RemoveChild(c)
-					}
-					kv := ki.CreateElement("ds:KeyValue").CreateElement("ds:RSAKeyValue")
-					kv.CreateElement("ds:Modulus").SetText("AAAA")
-					kv.CreateElement("ds:Exponent").SetText("AQAB")
-				}}
-			},
-		},
-		{
-			name: "several audiences in one restriction, AWS first",
-			o: func(f *fixture) opts {
-				return opts{signAssertion: true, audiences: [][]string{{"urn:amazon:webservices", spEntityID}}}
-			},
-		},
-		{
-			name: "two restrictions, each naming us",
-			o: func(f *fixture) opts {
-				return opts{signResponse: true, audiences: [][]string{{spEntityID, "urn:amazon:webservices"}, {spEntityID}}}
-			},
-		},
-		{
-			name: "900 groups (goxmldsig v1.6.1 verifies at most 1,000 elements)",
-			o: func(f *fixture) opts {
-				return opts{signResponse: true, attrs: []attrKV{{name: "Groups", values: manyGroups}}}
-			},
-			check: func(t *testing.T, f *fixture, res *saml.Response) {
-				if len(res.Identity.Groups) != 900 || res.Identity.Groups[899] != manyGroups[899] {
-					t.Errorf("got %d groups", len(res.Identity.Groups))
-				}
-			},
-		},
-		{
-			name: "clock skew: Conditions expired 170 s ago, inside the default 180 s",
-			o: func(f *fixture) opts {
-				return opts{signResponse: true, notOnOrAfter: ptr(f.now.Add(-170 * time.Second)), scdNotOnOrAfter: ptr(f.now.Add(-170 * time.Second))}
-			},
-		},
-		{
-			name: "clock skew: NotBefore 170 s ahead, IssueInstant 60 s ahead",
-			o: func(f *fixture) opts {
-				return opts{signResponse: true, notBefore: ptr(f.now.Add(170 * time.Second)), issueInstant: ptr(f.now.Add(60 * time.Second))}
-			},
-		},
-		{
-			name: "unsolicited, when allowed",
-			mod:  func(c *glossa.SAMLConnection, _ *saml.Keys) { c.AllowIdPInitiated = true },
-			o:    func(f *fixture) opts { return opts{signResponse: true, inResponseTo: ptr("")} },
-			check: func(t *testing.T, f *fixture, res *saml.Response) {
-				if res.InResponseTo != "" {
-					t.Errorf("InResponseTo = %q", res.InResponseTo)
-				}
-			},
-		},
-		{
-			name: "solicited, when unsolicited is also allowed",
-			mod:  func(c *glossa.SAMLConnection, _ *saml.Keys) { c.AllowIdPInitiated = true },
-			o:    func(f *fixture) opts { return opts{signAssertion: true} },
-		},
-		{
-			name: "signed response required and present",
-			mod:  func(c *glossa.SAMLConnection, _ *saml.Keys) { c.RequireSignedResponse = true },
-			o:    func(f *fixture) opts { return opts{signResponse: true, signAssertion: true} },
-		},
-		{
-			name: "SP key rotation: encrypted to the previous key, certificate named",
-			mod: func(_ *glossa.SAMLConnection, k *saml.Keys) {
-				k.Encryption = []saml.KeyPair{keys(t).spEnc, keys(t).spEncOld}
-			},
-			o: func(f *fixture) opts {
-				return opts{signAssertion: true, encrypt: "gcm", encryptTo: f.k.spEncOld.Certificate}
-			},
-		},
-		{
-			name: "SP key rotation: encrypted to the previous key, no certificate named",
-			mod: func(_ *glossa.SAMLConnection, k *saml.Keys) {
-				k.Encryption = []saml.KeyPair{keys(t).spEnc, keys(t).spEncOld}
-			},
-			o: func(f *fixture) opts {
-				return opts{signResponse: true, encrypt: "gcm", encryptTo: f.k.spEncOld.Certificate, stripEncKeyCert: true}
-			},
-		},
-		{
-			name: "comment injected into the NameID reads as the whole value",
-			o: func(f *fixture) opts {
-				return opts{signAssertion: true, nameID: "alice@acme.example.evil.example",
-					postBytes: func(b []byte) []byte {
-						return []byte(strings.Replace(string(b), "alice@acme.example.evil", "alice@acme.example<!---->.evil", 1))
-					}}
-			},
-			check: func(t *testing.T, f *fixture, res *saml.Response) {
-				if res.Identity.NameID != "alice@acme.example.evil.example" {
-					t.Errorf("NameID = %q: truncated at the comment", res.Identity.NameID)
-				}
-			},
-		},
-		{
-			name: "base64 wrapped at 76 columns",
-			o:    func(f *fixture) opts { return opts{signResponse: true} },
-		},
-		{
-			name: "attribute in a foreign namespace is not read",
-			o: func(f *fixture) opts {
-				return opts{signAssertion: true, mutateAssertion: func(a *etree.Element) {
-					st := a.FindElement("./AttributeStatement")
-					ev := st.CreateElement("x:Attribute")
-					ev.CreateAttr("xmlns:x", "urn:evil")
-					ev.CreateAttr("Name", "Groups")
-					ev.CreateElement("saml:AttributeValue").SetText("admins")
-				}}
-			},
-			check: func(t *testing.T, f *fixture, res *saml.Response) {
-				if diff := cmp.Diff([]string{"annotators", "reviewers"}, res.Identity.Groups); diff != "" {
-					t.Errorf("groups (-want +got):\n%s", diff)
-				}
-			},
-		},
-		{
-			name: "SessionNotOnOrAfter is returned",
-			o: func(f *fixture) opts {
-				return opts{signResponse: true, sessionNotOnOrAfter: ptr(f.now.Add(8 * time.Hour))}
-			},
-			check: func(t *testing.T, f *fixture, res *saml.Response) {
-				if s := res.Identity.SessionNotOnOrAfter; s == nil || !s.Equal(f.now.Add(8*time.Hour)) {
-					t.Errorf("SessionNotOnOrAfter = %v", s)
-				}
-			},
-		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			f := newFixture(t, tt.mod)
-			b64 := f.build(tt.o(f))
-			if strings.HasPrefix(tt.name, "base64 wrapped") {
-				var sb strings.Builder
-				for i := 0; i < len(b64); i += 76 {
-					sb.WriteString(b64[i:min(i+76, len(b64))])
-					sb.WriteString("\r\n")
-				}
-				b64 = sb.String()
-			}
-			res, err := f.parse(b64)
+	for _, v := range samlattack.ValidCases() {
+		t.Run(v.Name, func(t *testing.T) {
+			f := newFixture(t, v.Setup)
+			res, err := f.parse(v.Make(f.Fixture))
 			if err != nil {
 				t.Fatalf("rejected: %v", err)
 			}
-			if tt.check != nil {
-				tt.check(t, f, res)
+			if v.Check != nil {
+				if err := v.Check(f.Fixture, res); err != nil {
+					t.Error(err)
+				}
 			}
 		})
 	}
@@ -275,12 +101,12 @@ func TestAcceptEdgeCases(t *testing.T) {
 func TestReplayAcrossInstances(t *testing.T) {
 	f := newFixture(t, nil)
 	g := newFixture(t, nil) // a second process with the same configuration
-	b64 := f.build(opts{signAssertion: true})
+	b64 := f.Build(samlattack.Options{SignAssertion: true})
 	shared := newMemoryReplay()
-	if _, err := f.sp.ValidateResponse(context.Background(), b64, []string{requestID}, f.now, shared); err != nil {
+	if _, err := f.sp.ValidateResponse(context.Background(), b64, []string{samlattack.RequestID}, f.Now, shared); err != nil {
 		t.Fatalf("first use rejected: %v", err)
 	}
-	_, err := g.sp.ValidateResponse(context.Background(), b64, []string{requestID}, g.now, shared)
+	_, err := g.sp.ValidateResponse(context.Background(), b64, []string{samlattack.RequestID}, g.Now, shared)
 	if rejectCode(err) != saml.RejectReplay {
 		t.Errorf("second use on another instance: %v, want replay", err)
 	}
@@ -291,10 +117,10 @@ func TestReplayAcrossInstances(t *testing.T) {
 func TestConcurrentUse(t *testing.T) {
 	f := newFixture(t, nil)
 	var b64s []string
-	for _, sh := range shapes {
-		b64s = append(b64s, f.build(sh.base), f.build(sh.base))
+	for _, sh := range samlattack.Shapes() {
+		b64s = append(b64s, f.Build(sh.Base), f.Build(sh.Base))
 	}
-	b64s = append(b64s, f.build(opts{signResponse: true, signer: f.k.attacker, signerCert: f.k.attackerCert}))
+	b64s = append(b64s, f.Build(samlattack.Options{SignResponse: true, Signer: f.Keys.Attacker, SignerCert: f.Keys.AttackerCert}))
 	errs := make(chan error, len(b64s))
 	for i, b := range b64s {
 		go func() {
@@ -320,11 +146,11 @@ func TestConcurrentUse(t *testing.T) {
 // response is refused.
 func TestReplayCacheFailureFailsClosed(t *testing.T) {
 	f := newFixture(t, nil)
-	_, err := f.sp.ValidateResponse(context.Background(), f.build(opts{signResponse: true}), []string{requestID}, f.now, failingReplay{})
+	_, err := f.sp.ValidateResponse(context.Background(), f.Build(samlattack.Options{SignResponse: true}), []string{samlattack.RequestID}, f.Now, failingReplay{})
 	if rejectCode(err) != saml.RejectInternal {
 		t.Errorf("got %v, want internal", err)
 	}
-	_, err = f.sp.ValidateResponse(context.Background(), f.build(opts{signResponse: true}), []string{requestID}, f.now, nil)
+	_, err = f.sp.ValidateResponse(context.Background(), f.Build(samlattack.Options{SignResponse: true}), []string{samlattack.RequestID}, f.Now, nil)
 	if rejectCode(err) != saml.RejectInternal {
 		t.Errorf("nil cache: got %v, want internal", err)
 	}
@@ -333,11 +159,11 @@ func TestReplayCacheFailureFailsClosed(t *testing.T) {
 // TestParseResponseReturnsIdentity covers the short form.
 func TestParseResponseReturnsIdentity(t *testing.T) {
 	f := newFixture(t, nil)
-	id, err := f.sp.ParseResponse(context.Background(), f.build(opts{signResponse: true}), []string{"other", requestID}, f.now, f.replay)
-	if err != nil || id.NameID != victim {
+	id, err := f.sp.ParseResponse(context.Background(), f.Build(samlattack.Options{SignResponse: true}), []string{"other", samlattack.RequestID}, f.Now, f.replay)
+	if err != nil || id.NameID != samlattack.Victim {
 		t.Fatalf("ParseResponse = %v, %v", id, err)
 	}
-	_, err = f.sp.ParseResponse(context.Background(), "!!", nil, f.now, f.replay)
+	_, err = f.sp.ParseResponse(context.Background(), "!!", nil, f.Now, f.replay)
 	if rejectCode(err) != saml.RejectMalformed {
 		t.Errorf("garbage: %v", err)
 	}
@@ -362,20 +188,20 @@ func rejectCode(err error) saml.RejectCode {
 func TestAcceptPySAML2Prefixes(t *testing.T) {
 	tests := []struct {
 		name                          string
-		o                             opts
+		o                             samlattack.Options
 		respSigned, assertSigned, enc bool
 	}{
-		{"encrypted GCM, assertion signed", opts{signAssertion: true, encrypt: "gcm"}, false, true, true},
-		{"encrypted GCM, response signed", opts{signResponse: true, encrypt: "gcm"}, true, false, true},
-		{"encrypted GCM, both signed", opts{signResponse: true, signAssertion: true, encrypt: "gcm"}, true, true, true},
-		{"encrypted CBC inside a signed response", opts{signResponse: true, encrypt: "cbc"}, true, false, true},
-		{"not encrypted, both signed", opts{signResponse: true, signAssertion: true}, true, true, false},
+		{"encrypted GCM, assertion signed", samlattack.Options{SignAssertion: true, Encrypt: "gcm"}, false, true, true},
+		{"encrypted GCM, response signed", samlattack.Options{SignResponse: true, Encrypt: "gcm"}, true, false, true},
+		{"encrypted GCM, both signed", samlattack.Options{SignResponse: true, SignAssertion: true, Encrypt: "gcm"}, true, true, true},
+		{"encrypted CBC inside a signed response", samlattack.Options{SignResponse: true, Encrypt: "cbc"}, true, false, true},
+		{"not encrypted, both signed", samlattack.Options{SignResponse: true, SignAssertion: true}, true, true, false},
 		// An Assertion written on its own, as ns0: for a protocol ns0: Response.
-		{"plaintext Assertion re-declaring ns0, assertion signed", opts{signAssertion: true, mutateAssertion: assertionAsNS0}, false, true, false},
-		{"plaintext Assertion re-declaring ns0, both signed", opts{signResponse: true, signAssertion: true, mutateAssertion: assertionAsNS0}, true, true, false},
+		{"plaintext Assertion re-declaring ns0, assertion signed", samlattack.Options{SignAssertion: true, MutateAssertion: assertionAsNS0}, false, true, false},
+		{"plaintext Assertion re-declaring ns0, both signed", samlattack.Options{SignResponse: true, SignAssertion: true, MutateAssertion: assertionAsNS0}, true, true, false},
 		// crewjam drops this KeyInfo from its copy before asking for
 		// verification; the original keeps it.
-		{"encrypted GCM, response signed, RSAKeyValue instead of a certificate", opts{signResponse: true, encrypt: "gcm", post: func(doc *etree.Document) {
+		{"encrypted GCM, response signed, RSAKeyValue instead of a certificate", samlattack.Options{SignResponse: true, Encrypt: "gcm", Post: func(doc *etree.Document) {
 			ki := doc.Root().FindElement("./Signature/KeyInfo")
 			for _, c := range ki.ChildElements() {
 				ki.RemoveChild(c)
@@ -388,8 +214,8 @@ func TestAcceptPySAML2Prefixes(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFixture(t, nil)
-			tt.o.pysaml2 = true
-			raw := f.buildXML(tt.o)
+			tt.o.PySAML2 = true
+			raw := f.BuildXML(tt.o)
 			if tt.enc && !bytes.Contains(raw, []byte(`<ns1:EncryptedAssertion><ns0:EncryptedData xmlns:ns0="http://www.w3.org/2001/04/xmlenc#" xmlns:ns1="http://www.w3.org/2000/09/xmldsig#"`)) {
 				t.Fatalf("the fixture is not shaped like pysaml2's output:\n%s", raw)
 			}
@@ -397,7 +223,7 @@ func TestAcceptPySAML2Prefixes(t *testing.T) {
 			if err != nil {
 				t.Fatalf("rejected: %v\n%s", err, raw)
 			}
-			if res.Identity.NameID != victim || res.Identity.Email != victim || len(res.Identity.Groups) != 2 {
+			if res.Identity.NameID != samlattack.Victim || res.Identity.Email != samlattack.Victim || len(res.Identity.Groups) != 2 {
 				t.Errorf("identity = %+v", res.Identity)
 			}
 			if res.ResponseSigned != tt.respSigned || res.AssertionSigned != tt.assertSigned || res.Encrypted != tt.enc {
@@ -414,24 +240,21 @@ func TestAcceptPySAML2Prefixes(t *testing.T) {
 func TestPySAML2PrefixesRefused(t *testing.T) {
 	type tc struct {
 		name string
-		o    func(f *fixture) opts
+		o    func(f *fixture) samlattack.Options
 		want saml.RejectCode
 	}
 	var cases []tc
-	for _, sh := range []struct {
-		name string
-		base opts
-	}{
-		{"encrypted", opts{signAssertion: true, encrypt: "gcm"}},
-		{"encrypted-resp-signed", opts{signResponse: true, encrypt: "gcm"}},
+	for _, sh := range []samlattack.Shape{
+		{Name: "encrypted", Base: samlattack.Options{SignAssertion: true, Encrypt: "gcm"}},
+		{Name: "encrypted-resp-signed", Base: samlattack.Options{SignResponse: true, Encrypt: "gcm"}},
 	} {
-		for _, s := range semantic {
-			cases = append(cases, tc{s.name + " (pysaml2 " + sh.name + ")", func(f *fixture) opts {
-				o := sh.base
-				o.pysaml2 = true
-				s.mod(f, &o)
+		for _, s := range samlattack.SemanticAttacks() {
+			cases = append(cases, tc{s.Name + " (pysaml2 " + sh.Name + ")", func(f *fixture) samlattack.Options {
+				o := sh.Base
+				o.PySAML2 = true
+				s.Mod(f.Fixture, &o)
 				return o
-			}, s.want})
+			}, s.Want})
 		}
 	}
 	renameInner := func(doc *etree.Document) {
@@ -443,40 +266,40 @@ func TestPySAML2PrefixesRefused(t *testing.T) {
 			}
 		})
 		ed.RemoveAttr("xmlns:ns1")
-		ed.CreateAttr("xmlns:ds", nsDSig)
+		ed.CreateAttr("xmlns:ds", samlattack.NSDSig)
 	}
 	cases = append(cases,
-		tc{"inner prefixes renamed after the Response was signed", func(f *fixture) opts {
-			return opts{pysaml2: true, signResponse: true, encrypt: "gcm", post: renameInner}
+		tc{"inner prefixes renamed after the Response was signed", func(f *fixture) samlattack.Options {
+			return samlattack.Options{PySAML2: true, SignResponse: true, Encrypt: "gcm", Post: renameInner}
 		}, saml.RejectSignature},
-		tc{"inner prefixes renamed after the Response was signed, assertion signed", func(f *fixture) opts {
-			return opts{pysaml2: true, signResponse: true, signAssertion: true, encrypt: "gcm", post: renameInner}
+		tc{"inner prefixes renamed after the Response was signed, assertion signed", func(f *fixture) samlattack.Options {
+			return samlattack.Options{PySAML2: true, SignResponse: true, SignAssertion: true, Encrypt: "gcm", Post: renameInner}
 		}, saml.RejectSignature},
-		tc{"ciphertext changed after the Response was signed", func(f *fixture) opts {
-			return opts{pysaml2: true, signResponse: true, signAssertion: true, encrypt: "gcm", post: func(doc *etree.Document) {
+		tc{"ciphertext changed after the Response was signed", func(f *fixture) samlattack.Options {
+			return samlattack.Options{PySAML2: true, SignResponse: true, SignAssertion: true, Encrypt: "gcm", Post: func(doc *etree.Document) {
 				cv := doc.Root().FindElement("./EncryptedAssertion/EncryptedData/CipherData/CipherValue")
 				raw, _ := base64.StdEncoding.DecodeString(cv.Text())
 				raw[len(raw)-1] ^= 1
 				cv.SetText(base64.StdEncoding.EncodeToString(raw))
 			}}
 		}, saml.RejectSignature},
-		tc{"Response signed by an attacker", func(f *fixture) opts {
-			return opts{pysaml2: true, signResponse: true, encrypt: "gcm", signer: f.k.attacker, signerCert: f.k.attackerCert}
+		tc{"Response signed by an attacker", func(f *fixture) samlattack.Options {
+			return samlattack.Options{PySAML2: true, SignResponse: true, Encrypt: "gcm", Signer: f.Keys.Attacker, SignerCert: f.Keys.AttackerCert}
 		}, saml.RejectSignature},
-		tc{"encrypted Assertion signed by an attacker", func(f *fixture) opts {
-			return opts{pysaml2: true, signAssertion: true, encrypt: "gcm", signer: f.k.attacker, signerCert: f.k.attackerCert}
+		tc{"encrypted Assertion signed by an attacker", func(f *fixture) samlattack.Options {
+			return samlattack.Options{PySAML2: true, SignAssertion: true, Encrypt: "gcm", Signer: f.Keys.Attacker, SignerCert: f.Keys.AttackerCert}
 		}, saml.RejectSignature},
-		tc{"nothing signed", func(f *fixture) opts {
-			return opts{pysaml2: true, encrypt: "gcm"}
+		tc{"nothing signed", func(f *fixture) samlattack.Options {
+			return samlattack.Options{PySAML2: true, Encrypt: "gcm"}
 		}, saml.RejectSignature},
-		tc{"CBC in an unsigned Response", func(f *fixture) opts {
-			return opts{pysaml2: true, signAssertion: true, encrypt: "cbc"}
+		tc{"CBC in an unsigned Response", func(f *fixture) samlattack.Options {
+			return samlattack.Options{PySAML2: true, SignAssertion: true, Encrypt: "cbc"}
 		}, saml.RejectEncryption},
 	)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			f := newFixture(t, nil)
-			res, err := f.parse(f.build(c.o(f)))
+			res, err := f.parse(f.Build(c.o(f)))
 			if err == nil {
 				t.Fatalf("ACCEPTED as %q (want %s)", res.Identity.NameID, c.want)
 			}
@@ -496,7 +319,7 @@ func assertionAsNS0(a *etree.Element) {
 		}
 	})
 	a.RemoveAttr("xmlns:saml")
-	a.CreateAttr("xmlns:ns0", nsAssertion)
+	a.CreateAttr("xmlns:ns0", samlattack.NSAssertion)
 }
 
 func walkElements(el *etree.Element, f func(*etree.Element)) {

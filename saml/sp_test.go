@@ -18,6 +18,7 @@ import (
 	dsig "github.com/russellhaering/goxmldsig"
 
 	glossa "github.com/glossa-dev/glossa"
+	"github.com/glossa-dev/glossa/internal/samlattack"
 	"github.com/glossa-dev/glossa/saml"
 )
 
@@ -29,12 +30,12 @@ func certPEM(c *x509.Certificate) string {
 func signedMetadata(t testing.TB, f *fixture, mutate func(*etree.Element)) string {
 	t.Helper()
 	doc := etree.NewDocument()
-	if err := doc.ReadFromString(idpMetadata(idpEntityID, f.k.idpCert, f.k.idp2Cert)); err != nil {
+	if err := doc.ReadFromString(f.Keys.IdPMetadata(samlattack.IdPEntityID, f.Keys.IdPCert, f.Keys.IdP2Cert)); err != nil {
 		t.Fatal(err)
 	}
 	root := doc.Root()
 	root.CreateAttr("ID", "_md1")
-	signed := f.sign(root, &opts{signer: f.k.idp3, signerCert: f.k.idp3Cert})
+	signed := f.Sign(root, &samlattack.Options{Signer: f.Keys.IdP3, SignerCert: f.Keys.IdP3Cert})
 	if mutate != nil {
 		mutate(signed)
 	}
@@ -45,30 +46,30 @@ func signedMetadata(t testing.TB, f *fixture, mutate func(*etree.Element)) strin
 
 func TestParseIdPMetadata(t *testing.T) {
 	f := newFixture(t, nil)
-	k := f.k
-	md, err := saml.ParseIdPMetadata([]byte(idpMetadata(idpEntityID, k.idpCert, k.idp2Cert, k.idpCert)), "")
+	k := f.Keys
+	md, err := saml.ParseIdPMetadata([]byte(k.IdPMetadata(samlattack.IdPEntityID, k.IdPCert, k.IdP2Cert, k.IdPCert)), "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := []any{md.EntityID, len(md.SigningCerts), md.SigningCerts[0].Equal(k.idpCert), md.SigningCerts[1].Equal(k.idp2Cert),
+	got := []any{md.EntityID, len(md.SigningCerts), md.SigningCerts[0].Equal(k.IdPCert), md.SigningCerts[1].Equal(k.IdP2Cert),
 		md.SSORedirectURL, md.SSOPostURL, md.SLORedirectURL, md.SLOResponseRedirectURL, md.WantAuthnRequestsSigned, md.Signed}
-	want := []any{idpEntityID, 2, true, true, idpSSOURL, idpSSOURL, idpSLOURL, idpSLOURL, true, false}
+	want := []any{samlattack.IdPEntityID, 2, true, true, samlattack.IdPSSOURL, samlattack.IdPSSOURL, samlattack.IdPSLOURL, samlattack.IdPSLOURL, true, false}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("metadata (-want +got):\n%s", diff)
 	}
 
-	aggregate := `<md:EntitiesDescriptor xmlns:md="` + nsMetadata + `" validUntil="2030-01-02T03:04:05Z" cacheDuration="PT6H">
-<md:EntityDescriptor entityID="https://sp.example/"><md:SPSSODescriptor protocolSupportEnumeration="` + nsProtocol + `"/></md:EntityDescriptor>` +
-		strings.TrimPrefix(idpMetadata(idpEntityID, k.idpCert), `<?xml version="1.0"?>`) + `</md:EntitiesDescriptor>`
+	aggregate := `<md:EntitiesDescriptor xmlns:md="` + samlattack.NSMetadata + `" validUntil="2030-01-02T03:04:05Z" cacheDuration="PT6H">
+<md:EntityDescriptor entityID="https://sp.example/"><md:SPSSODescriptor protocolSupportEnumeration="` + samlattack.NSProtocol + `"/></md:EntityDescriptor>` +
+		strings.TrimPrefix(k.IdPMetadata(samlattack.IdPEntityID, k.IdPCert), `<?xml version="1.0"?>`) + `</md:EntitiesDescriptor>`
 	md, err = saml.ParseIdPMetadata([]byte(aggregate), "")
 	if err != nil {
 		t.Fatalf("aggregate with one IdP: %v", err)
 	}
-	if md.EntityID != idpEntityID || !md.ValidUntil.Equal(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)) || md.CacheDuration != 6*time.Hour {
+	if md.EntityID != samlattack.IdPEntityID || !md.ValidUntil.Equal(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)) || md.CacheDuration != 6*time.Hour {
 		t.Errorf("aggregate: %+v", md)
 	}
 
-	md, err = saml.ParseIdPMetadata([]byte(signedMetadata(t, f, nil)), certPEM(k.idp3Cert))
+	md, err = saml.ParseIdPMetadata([]byte(signedMetadata(t, f, nil)), certPEM(k.IdP3Cert))
 	if err != nil {
 		t.Fatalf("pinned and signed: %v", err)
 	}
@@ -79,30 +80,30 @@ func TestParseIdPMetadata(t *testing.T) {
 	bad := []struct {
 		name, xml, pin string
 	}{
-		{"DOCTYPE", `<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>` + idpMetadata(idpEntityID, k.idpCert), ""},
+		{"DOCTYPE", `<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>` + k.IdPMetadata(samlattack.IdPEntityID, k.IdPCert), ""},
 		{"not metadata", `<html/>`, ""},
-		{"two IdPs", `<md:EntitiesDescriptor xmlns:md="` + nsMetadata + `">` +
-			strings.TrimPrefix(idpMetadata(idpEntityID, k.idpCert), `<?xml version="1.0"?>`) +
-			strings.TrimPrefix(idpMetadata("https://idp2.example", k.idpCert), `<?xml version="1.0"?>`) + `</md:EntitiesDescriptor>`, ""},
-		{"no signing certificate", idpMetadata(idpEntityID), ""},
-		{"javascript: SSO endpoint", strings.ReplaceAll(idpMetadata(idpEntityID, k.idpCert), idpSSOURL, "javascript:alert(1)"), ""},
-		{"data: SLO endpoint", strings.ReplaceAll(idpMetadata(idpEntityID, k.idpCert), idpSLOURL, "data:text/html,x"), ""},
-		{"relative SSO endpoint", strings.ReplaceAll(idpMetadata(idpEntityID, k.idpCert), idpSSOURL, "/sso"), ""},
-		{"no Redirect SSO endpoint", strings.Replace(idpMetadata(idpEntityID, k.idpCert), "bindings:HTTP-Redirect\" Location=\""+idpSSOURL, "bindings:SOAP\" Location=\""+idpSSOURL, 1), ""},
-		{"no entityID", strings.Replace(idpMetadata(idpEntityID, k.idpCert), `entityID="`+idpEntityID+`"`, "", 1), ""},
-		{"garbled certificate", strings.Replace(idpMetadata(idpEntityID, k.idpCert), "<ds:X509Certificate>\n", "<ds:X509Certificate>\nAAAA", 1), ""},
-		{"oversize", idpMetadata(idpEntityID, k.idpCert) + strings.Repeat(" ", saml.MaxMetadataBytes), ""},
-		{"pinned but unsigned", idpMetadata(idpEntityID, k.idpCert), certPEM(k.idp3Cert)},
-		{"pinned, signed by another key", signedMetadata(t, f, nil), certPEM(k.idpCert)},
+		{"two IdPs", `<md:EntitiesDescriptor xmlns:md="` + samlattack.NSMetadata + `">` +
+			strings.TrimPrefix(k.IdPMetadata(samlattack.IdPEntityID, k.IdPCert), `<?xml version="1.0"?>`) +
+			strings.TrimPrefix(k.IdPMetadata("https://idp2.example", k.IdPCert), `<?xml version="1.0"?>`) + `</md:EntitiesDescriptor>`, ""},
+		{"no signing certificate", k.IdPMetadata(samlattack.IdPEntityID), ""},
+		{"javascript: SSO endpoint", strings.ReplaceAll(k.IdPMetadata(samlattack.IdPEntityID, k.IdPCert), samlattack.IdPSSOURL, "javascript:alert(1)"), ""},
+		{"data: SLO endpoint", strings.ReplaceAll(k.IdPMetadata(samlattack.IdPEntityID, k.IdPCert), samlattack.IdPSLOURL, "data:text/html,x"), ""},
+		{"relative SSO endpoint", strings.ReplaceAll(k.IdPMetadata(samlattack.IdPEntityID, k.IdPCert), samlattack.IdPSSOURL, "/sso"), ""},
+		{"no Redirect SSO endpoint", strings.Replace(k.IdPMetadata(samlattack.IdPEntityID, k.IdPCert), "bindings:HTTP-Redirect\" Location=\""+samlattack.IdPSSOURL, "bindings:SOAP\" Location=\""+samlattack.IdPSSOURL, 1), ""},
+		{"no entityID", strings.Replace(k.IdPMetadata(samlattack.IdPEntityID, k.IdPCert), `entityID="`+samlattack.IdPEntityID+`"`, "", 1), ""},
+		{"garbled certificate", strings.Replace(k.IdPMetadata(samlattack.IdPEntityID, k.IdPCert), "<ds:X509Certificate>\n", "<ds:X509Certificate>\nAAAA", 1), ""},
+		{"oversize", k.IdPMetadata(samlattack.IdPEntityID, k.IdPCert) + strings.Repeat(" ", saml.MaxMetadataBytes), ""},
+		{"pinned but unsigned", k.IdPMetadata(samlattack.IdPEntityID, k.IdPCert), certPEM(k.IdP3Cert)},
+		{"pinned, signed by another key", signedMetadata(t, f, nil), certPEM(k.IdPCert)},
 		{"pinned, a certificate added after signing", signedMetadata(t, f, func(ed *etree.Element) {
 			kd := ed.FindElement("./IDPSSODescriptor/KeyDescriptor").Copy()
-			kd.FindElement("./KeyInfo/X509Data/X509Certificate").SetText(base64.StdEncoding.EncodeToString(k.attackerCert.Raw))
+			kd.FindElement("./KeyInfo/X509Data/X509Certificate").SetText(base64.StdEncoding.EncodeToString(k.AttackerCert.Raw))
 			ed.FindElement("./IDPSSODescriptor").InsertChildAt(0, kd)
-		}), certPEM(k.idp3Cert)},
+		}), certPEM(k.IdP3Cert)},
 		{"pinned, SHA-1 digest", signedMetadata(t, f, func(ed *etree.Element) {
 			ed.FindElement("./Signature/SignedInfo/Reference/DigestMethod").CreateAttr("Algorithm", "http://www.w3.org/2000/09/xmldsig#sha1")
-		}), certPEM(k.idp3Cert)},
-		{"pin is not PEM", idpMetadata(idpEntityID, k.idpCert), "not a certificate"},
+		}), certPEM(k.IdP3Cert)},
+		{"pin is not PEM", k.IdPMetadata(samlattack.IdPEntityID, k.IdPCert), "not a certificate"},
 	}
 	for _, tt := range bad {
 		t.Run(tt.name, func(t *testing.T) {
@@ -118,18 +119,18 @@ func TestParseIdPMetadata(t *testing.T) {
 }
 
 func TestNew(t *testing.T) {
-	k := keys(t)
+	k := samlattack.MustKeys(t)
 	good := func() (*glossa.SAMLConnection, saml.Keys, *url.URL, string) {
-		u, _ := url.Parse(baseURL + "/")
-		return &glossa.SAMLConnection{MetadataXML: idpMetadata(idpEntityID, k.idpCert)},
-			saml.Keys{Signing: []saml.KeyPair{k.spSign}, Encryption: []saml.KeyPair{k.spEnc}}, u, orgSlug
+		u, _ := url.Parse(samlattack.DefaultBaseURL + "/")
+		return &glossa.SAMLConnection{MetadataXML: k.IdPMetadata(samlattack.IdPEntityID, k.IdPCert)},
+			saml.Keys{Signing: []saml.KeyPair{k.SPSign}, Encryption: []saml.KeyPair{k.SPEnc}}, u, samlattack.DefaultOrg
 	}
 	c, ks, u, slug := good()
 	sp, err := saml.New(c, ks, u, slug)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := []string{sp.EntityID(), sp.ACSURL(), sp.SLOURL(), sp.IdP().EntityID}; !cmp.Equal(got, []string{spEntityID, spACS, spSLO, idpEntityID}) {
+	if got := []string{sp.EntityID(), sp.ACSURL(), sp.SLOURL(), sp.IdP().EntityID}; !cmp.Equal(got, []string{spEntityID, spACS, spSLO, samlattack.IdPEntityID}) {
 		t.Errorf("endpoints %v", got)
 	}
 	bad := []struct {
@@ -140,14 +141,14 @@ func TestNew(t *testing.T) {
 		{"bad slug", func(_ *glossa.SAMLConnection, _ *saml.Keys, _ **url.URL, s *string) { *s = "Not A Slug" }},
 		{"relative base URL", func(_ *glossa.SAMLConnection, _ *saml.Keys, u **url.URL, _ *string) { *u, _ = url.Parse("/glossa") }},
 		{"base URL with a query", func(_ *glossa.SAMLConnection, _ *saml.Keys, u **url.URL, _ *string) {
-			*u, _ = url.Parse(baseURL + "?x=1")
+			*u, _ = url.Parse(samlattack.DefaultBaseURL + "?x=1")
 		}},
 		{"ftp base URL", func(_ *glossa.SAMLConnection, _ *saml.Keys, u **url.URL, _ *string) {
 			*u, _ = url.Parse("ftp://glossa.example.com")
 		}},
 		{"no signing key", func(_ *glossa.SAMLConnection, ks *saml.Keys, _ **url.URL, _ *string) { ks.Signing = nil }},
 		{"key and certificate do not match", func(_ *glossa.SAMLConnection, ks *saml.Keys, _ **url.URL, _ *string) {
-			ks.Signing = []saml.KeyPair{{Key: k.spSign.Key, Certificate: k.spEnc.Certificate}}
+			ks.Signing = []saml.KeyPair{{Key: k.SPSign.Key, Certificate: k.SPEnc.Certificate}}
 		}},
 		{"negative clock skew", func(c *glossa.SAMLConnection, _ *saml.Keys, _ **url.URL, _ *string) { c.ClockSkew = -time.Second }},
 		{"clock skew above the library's", func(c *glossa.SAMLConnection, _ *saml.Keys, _ **url.URL, _ *string) { c.ClockSkew = 10 * time.Minute }},
@@ -170,9 +171,9 @@ func TestNew(t *testing.T) {
 
 func TestSPMetadata(t *testing.T) {
 	for _, signReq := range []bool{true, false} {
-		f := newFixture(t, func(c *glossa.SAMLConnection, k *saml.Keys) {
+		f := newFixture(t, func(idp *samlattack.Fixture, c *glossa.SAMLConnection, k *saml.Keys) {
 			c.SignAuthnRequests = signReq
-			k.Encryption = []saml.KeyPair{keys(t).spEnc, keys(t).spEncOld}
+			k.Encryption = []saml.KeyPair{idp.Keys.SPEnc, idp.Keys.SPEncOld}
 		})
 		b, err := f.sp.Metadata()
 		if err != nil {
@@ -205,7 +206,7 @@ func TestSPMetadata(t *testing.T) {
 			spEntityID,
 			map[bool]string{true: "true", false: "false"}[signReq], "true",
 			[]string{"signing", "encryption", "encryption"},
-			[]string{b64(f.k.spSign.Certificate), b64(f.k.spEnc.Certificate), b64(f.k.spEncOld.Certificate)},
+			[]string{b64(f.Keys.SPSign.Certificate), b64(f.Keys.SPEnc.Certificate), b64(f.Keys.SPEncOld.Certificate)},
 			spACS, saml.BindingHTTPPost, 2, spSLO,
 			"http://www.w3.org/2009/xmlenc11#aes256-gcm",
 		}
@@ -287,7 +288,7 @@ func TestAuthnRequestURL(t *testing.T) {
 		q.Get("RelayState"), q.Get("SigAlg"),
 	}
 	want := []any{
-		idpSSOURL, "AuthnRequest", id, idpSSOURL, spACS, saml.BindingHTTPPost,
+		samlattack.IdPSSOURL, "AuthnRequest", id, samlattack.IdPSSOURL, spACS, saml.BindingHTTPPost,
 		"2026-11-28T10:00:00Z", spEntityID, true, "true", true,
 		"h4nDl3_x-.~", dsig.RSASHA256SignatureMethod,
 	}
@@ -297,10 +298,10 @@ func TestAuthnRequestURL(t *testing.T) {
 	if !strings.HasPrefix(id, "id-") || len(id) < 40 {
 		t.Errorf("request ID %q", id)
 	}
-	if err := verifyRedirectSignature(t, u, "SAMLRequest", f.k.spSign.Certificate); err != nil {
+	if err := verifyRedirectSignature(t, u, "SAMLRequest", f.Keys.SPSign.Certificate); err != nil {
 		t.Errorf("signature does not verify: %v", err)
 	}
-	if err := verifyRedirectSignature(t, u, "SAMLRequest", f.k.spEnc.Certificate); err == nil {
+	if err := verifyRedirectSignature(t, u, "SAMLRequest", f.Keys.SPEnc.Certificate); err == nil {
 		t.Error("signature verifies with the wrong certificate")
 	}
 	_, id2, _ := f.sp.AuthnRequestURL("", now)
@@ -309,7 +310,7 @@ func TestAuthnRequestURL(t *testing.T) {
 	}
 
 	// Unsigned when the connection says so.
-	g := newFixture(t, func(c *glossa.SAMLConnection, _ *saml.Keys) { c.SignAuthnRequests = false })
+	g := newFixture(t, func(_ *samlattack.Fixture, c *glossa.SAMLConnection, _ *saml.Keys) { c.SignAuthnRequests = false })
 	raw, _, err = g.sp.AuthnRequestURL("", now)
 	if err != nil {
 		t.Fatal(err)
@@ -321,8 +322,8 @@ func TestAuthnRequestURL(t *testing.T) {
 
 	// An IdP URL with its own query (Google's ?idpid=): kept, and outside
 	// the signed part.
-	h := newFixture(t, func(c *glossa.SAMLConnection, _ *saml.Keys) {
-		c.MetadataXML = strings.ReplaceAll(c.MetadataXML, idpSSOURL, idpSSOURL+"?idpid=C0abc")
+	h := newFixture(t, func(_ *samlattack.Fixture, c *glossa.SAMLConnection, _ *saml.Keys) {
+		c.MetadataXML = strings.ReplaceAll(c.MetadataXML, samlattack.IdPSSOURL, samlattack.IdPSSOURL+"?idpid=C0abc")
 	})
 	raw, _, err = h.sp.AuthnRequestURL("rs", now)
 	if err != nil {
@@ -332,7 +333,7 @@ func TestAuthnRequestURL(t *testing.T) {
 	if q.Get("idpid") != "C0abc" || !strings.HasPrefix(u.RawQuery, "idpid=C0abc&SAMLRequest=") {
 		t.Errorf("IdP query lost: %s", u.RawQuery)
 	}
-	if err := verifyRedirectSignature(t, u, "SAMLRequest", h.k.spSign.Certificate); err != nil {
+	if err := verifyRedirectSignature(t, u, "SAMLRequest", h.Keys.SPSign.Certificate); err != nil {
 		t.Errorf("signature with an IdP query: %v", err)
 	}
 
@@ -367,12 +368,12 @@ func TestKeyPairs(t *testing.T) {
 		t.Error("certificate changed in the round trip")
 	}
 	// The generated pair works as an SP key.
-	u, _ := url.Parse(baseURL)
-	if _, err := saml.New(&glossa.SAMLConnection{MetadataXML: idpMetadata(idpEntityID, keys(t).idpCert)},
-		saml.Keys{Signing: []saml.KeyPair{back}, Encryption: []saml.KeyPair{back}}, u, orgSlug); err != nil {
+	u, _ := url.Parse(samlattack.DefaultBaseURL)
+	if _, err := saml.New(&glossa.SAMLConnection{MetadataXML: samlattack.MustKeys(t).IdPMetadata(samlattack.IdPEntityID, samlattack.MustKeys(t).IdPCert)},
+		saml.Keys{Signing: []saml.KeyPair{back}, Encryption: []saml.KeyPair{back}}, u, samlattack.DefaultOrg); err != nil {
 		t.Errorf("New with a generated pair: %v", err)
 	}
-	other, _, _ := keys(t).spEnc.MarshalPEM()
+	other, _, _ := samlattack.MustKeys(t).SPEnc.MarshalPEM()
 	if _, err := saml.ParseKeyPair(other, crtPEM); err == nil {
 		t.Error("mismatched key and certificate accepted")
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -138,7 +139,8 @@ func browser() *http.Client {
 	return &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 }
 
-// postACS posts what the IdP's auto-submit form would.
+// postACS posts what the IdP's auto-submit form would. The response's
+// body has been read and closed; it can be read again.
 func postACS(t *testing.T, c *http.Client, acs, response, relay string) *http.Response {
 	t.Helper()
 	form := url.Values{"SAMLResponse": {response}}
@@ -153,8 +155,12 @@ func postACS(t *testing.T, c *http.Client, acs, response, relay string) *http.Re
 	if err != nil {
 		t.Fatal(err)
 	}
-	io.Copy(io.Discard, resp.Body)
+	body, err := io.ReadAll(resp.Body)
 	resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(body))
 	return resp
 }
 
