@@ -181,6 +181,7 @@ type LabelingService interface {
 	QueryTasks(ctx context.Context, q DataManagerQuery) (*DataManagerPage, error)
 	// DeleteTasks deletes the listed tasks of a project (the data
 	// manager's bulk delete) and returns how many there were; IDs of no
-	// task of the project are ignored.
+	// task of the project are ignored. The exported objects of their
+	// annotations are deleted as AnnotationService.DeleteAnnotation says.
 	DeleteTasks(ctx context.Context, orgID, projectID int64, ids []int64) (int64, error)
 }

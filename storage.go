@@ -3,6 +3,8 @@ package glossa
 import (
 	"context"
 	"encoding/json"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -172,6 +174,11 @@ type StorageJob struct {
 	StorageID int64       `json:"storage"`
 	Type      StorageType `json:"-"`
 	Status    SyncStatus  `json:"status"`
+	// Claim numbers the claims of the job; ClaimStorageJob sets it. A
+	// runner reports and finishes with the claim it was given, and is
+	// refused once another process has taken the job over, so that a
+	// runner that was slow rather than dead cannot finish it too.
+	Claim int64 `json:"-"`
 	// RequestedBy is the person whose credentials a per-person storage
 	// syncs with.
 	RequestedBy int64 `json:"requested_by"`
@@ -215,11 +222,56 @@ type ExportWrite struct {
 	Done      bool
 }
 
-// ExportWriteCounts sums a target storage's outbox.
+// ExportDeletion is the deletion of one exported object from a target
+// storage with can_delete_objects set: queued in the transaction that
+// deletes its annotation (alone, or with its task), as Label Studio
+// deletes the object when the annotation goes; retried with back-off, like
+// an ExportWrite, until the bucket confirms it, and counted as failed for
+// the storage's status while the bucket refuses it.
+type ExportDeletion struct {
+	ID           int64
+	OrgID        int64
+	StorageID    int64
+	AnnotationID int64
+	// Key is the object: ExportKey of the storage's prefix when the
+	// annotation was deleted.
+	Key string
+	// UserID is the person who deleted the annotation (or the annotator,
+	// when no person did), whose credentials per-person storages delete with.
+	UserID    int64
+	Attempts  int
+	LastError string
+	NextAt    time.Time
+	Done      bool
+}
+
+// ExportWriteCounts sums a target storage's outbox: writes of annotations
+// and deletions of the objects of deleted ones.
 type ExportWriteCounts struct {
 	Pending int64 `json:"pending"`
 	Failed  int64 `json:"failed"` // pending writes that have failed at least once
 	Written int64 `json:"written"`
+	// Deleting, DeleteFailed and Deleted count deletions the same way:
+	// waiting, waiting after at least one failure, and done.
+	Deleting     int64 `json:"deleting"`
+	DeleteFailed int64 `json:"delete_failed"`
+	Deleted      int64 `json:"deleted"`
+	// LastError says why the write or deletion that failed last, of those
+	// still waiting, failed; empty when none is failing.
+	LastError string `json:"last_error,omitempty"`
+}
+
+// ExportKey is the object key an annotation is written to in a target
+// storage: its ID under the storage's prefix, Label Studio's default
+// layout ("prefix/<annotation id>", no extension). Label Studio joins
+// prefix and ID with "/" even when the prefix already ends in one;
+// Glossa does not double it.
+func ExportKey(prefix string, annotationID int64) string {
+	id := strconv.FormatInt(annotationID, 10)
+	if p := strings.TrimRight(prefix, "/"); p != "" {
+		return p + "/" + id
+	}
+	return id
 }
 
 // Credentials are short-lived (or static) cloud credentials.
@@ -264,9 +316,10 @@ type StorageService interface {
 	FindStorageByID(ctx context.Context, orgID, id int64) (*Storage, error)
 	FindStorages(ctx context.Context, f StorageFilter) ([]Storage, error)
 	// UpdateStorage replaces the settings of s (not its sync state).
+	// Turning can_delete_objects off drops the deletions still waiting.
 	UpdateStorage(ctx context.Context, s *Storage) error
 	// DeleteStorage deletes the storage with its jobs, links and outbox;
-	// tasks it created stay.
+	// tasks it created, and objects it wrote, stay.
 	DeleteStorage(ctx context.Context, orgID, id int64) error
 
 	// CreateStorageJob queues a job and marks its storage queued; a
@@ -275,15 +328,18 @@ type StorageService interface {
 	FindStorageJob(ctx context.Context, orgID, id int64) (*StorageJob, error)
 	// ClaimStorageJob takes the oldest queued job, or a running one whose
 	// heartbeat is older than staleBefore (its process died), marks it
-	// running and returns it; nil when there is none. Several processes
-	// may call it at once: each job goes to one.
+	// running with a new Claim and returns it; nil when there is none.
+	// Several processes may call it at once: each job goes to one.
 	ClaimStorageJob(ctx context.Context, now, staleBefore time.Time) (*StorageJob, error)
-	// ReportStorageJob records progress and a heartbeat, and reports
-	// whether cancellation was requested.
-	ReportStorageJob(ctx context.Context, id int64, p JobProgress, now time.Time) (cancel bool, err error)
-	// FinishStorageJob ends a job (completed, failed or canceled) and
-	// records the outcome on its storage.
-	FinishStorageJob(ctx context.Context, id int64, status SyncStatus, p JobProgress, errMsg string, now time.Time) error
+	// ReportStorageJob records progress and a heartbeat for the runner
+	// holding claim, and reports whether cancellation was requested. A
+	// runner whose job has been claimed again since gets ECONFLICT and
+	// changes nothing: it must stop.
+	ReportStorageJob(ctx context.Context, id, claim int64, p JobProgress, now time.Time) (cancel bool, err error)
+	// FinishStorageJob ends a job (completed, failed or canceled) for the
+	// runner holding claim and records the outcome on its storage; ECONFLICT,
+	// changing nothing, once the job has been claimed again.
+	FinishStorageJob(ctx context.Context, id, claim int64, status SyncStatus, p JobProgress, errMsg string, now time.Time) error
 	// CancelStorageJob asks a queued or running job to stop.
 	CancelStorageJob(ctx context.Context, orgID, id int64) (*StorageJob, error)
 
@@ -307,6 +363,13 @@ type StorageService interface {
 	// EnqueueExportBackfill queues every annotation of the storage's
 	// project that is not yet written to it; it returns how many.
 	EnqueueExportBackfill(ctx context.Context, orgID, storageID int64, now time.Time) (int64, error)
+	// ClaimExportDeletions is ClaimExportWrites for the deletions of
+	// exported objects.
+	ClaimExportDeletions(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]ExportDeletion, error)
+	// FinishExportDeletion marks a deletion done (errMsg "") or records the
+	// failure and when to try again.
+	FinishExportDeletion(ctx context.Context, id int64, errMsg string, next time.Time) error
+	// CountExportWrites sums a target storage's writes and deletions.
 	CountExportWrites(ctx context.Context, orgID, storageID int64) (ExportWriteCounts, error)
 
 	SavePersonCredential(ctx context.Context, c *PersonCredential) error

@@ -201,12 +201,23 @@ func (c conn) lockAnnotationTask(ctx context.Context, orgID, annotationID int64,
 	return taskID, projectID, total, notFoundIfNoRows(err, "Annotation")
 }
 
-// DeleteAnnotation deletes an annotation of orgID and updates the task's
-// and project's counters.
+// DeleteAnnotation deletes an annotation of orgID, updates the task's and
+// project's counters and queues the deletion of its exported objects from
+// the project's target storages with can_delete_objects, as the person
+// acting in ctx (else as the annotator).
 func (db *DB) DeleteAnnotation(ctx context.Context, orgID, id int64) error {
+	actor := actorOf(ctx, orgID)
 	return db.inTx(ctx, "store.DeleteAnnotation", func(tx conn) error {
-		taskID, projectID, old, err := tx.lockAnnotationTask(ctx, orgID, id, db.timeValue(db.now()))
+		now := db.now()
+		taskID, projectID, old, err := tx.lockAnnotationTask(ctx, orgID, id, db.timeValue(now))
 		if err != nil {
+			return err
+		}
+		targets, err := tx.deletingTargets(ctx, orgID, projectID)
+		if err != nil {
+			return err
+		}
+		if err := tx.enqueueExportDeletions(ctx, targets, actor, now, "a.id = ?", id); err != nil {
 			return err
 		}
 		if err := tx.execOne(ctx, glossa.NotFound("Annotation"), "DELETE FROM annotations WHERE org_id = ? AND id = ?", orgID, id); err != nil {

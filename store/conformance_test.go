@@ -44,6 +44,8 @@ var conformance = []struct {
 	{"StorageJobs", testStorageJobs},
 	{"StorageObjects", testStorageObjects},
 	{"ExportOutbox", testExportOutbox},
+	{"ExportDeletions", testExportDeletions},
+	{"ExportDeletionsConcurrent", testExportDeletionsConcurrent},
 	{"PersonCredentials", testPersonCredentials},
 	{"Drafts", testDrafts},
 	{"NextTask", testNextTask},

@@ -443,12 +443,16 @@ func (db *DB) FindReviews(ctx context.Context, orgID, annotationID int64) ([]glo
 // counters, in one transaction; it returns how many it deleted. IDs that
 // are not tasks of the project are ignored, as Label Studio's bulk delete
 // does. The IDs go in ascending order, in chunks, so two bulk deletes lock
-// their rows in the same order.
+// their rows in the same order. The exported objects of the tasks'
+// annotations go as DeleteAnnotation says; when there are any to delete,
+// each chunk's tasks are locked first, so that an annotation being added
+// meanwhile either waits or is seen.
 func (db *DB) DeleteTasks(ctx context.Context, orgID, projectID int64, ids []int64) (int64, error) {
 	const op = "store.DeleteTasks"
 	ids = slices.Clone(ids)
 	slices.Sort(ids)
 	ids = slices.Compact(ids)
+	actor := actorOf(ctx, orgID)
 	var deleted int64
 	err := db.inTx(ctx, op, func(tx conn) error {
 		deleted = 0
@@ -459,10 +463,26 @@ func (db *DB) DeleteTasks(ctx context.Context, orgID, projectID int64, ids []int
 		if !ok {
 			return glossa.NotFound("Project")
 		}
+		targets, err := tx.deletingTargets(ctx, orgID, projectID)
+		if err != nil {
+			return err
+		}
+		now := db.now()
 		var labeled, annotations int64
 		for start := 0; start < len(ids); start += importBatch {
 			chunk := ids[start:min(len(ids), start+importBatch)]
 			in, inArgs := db.inInts("id", chunk)
+			if len(targets) > 0 {
+				if _, err := tx.exec(ctx, "UPDATE tasks SET updated_at = ? WHERE org_id = ? AND project_id = ? AND "+in,
+					append([]any{db.timeValue(now), orgID, projectID}, inArgs...)...); err != nil {
+					return err
+				}
+				annIn, annArgs := db.inInts("a.task_id", chunk)
+				if err := tx.enqueueExportDeletions(ctx, targets, actor, now, "a.project_id = ? AND "+annIn,
+					append([]any{projectID}, annArgs...)...); err != nil {
+					return err
+				}
+			}
 			rows, err := tx.query(ctx, "DELETE FROM tasks WHERE org_id = ? AND project_id = ? AND "+in+" RETURNING total_annotations, is_labeled",
 				append([]any{orgID, projectID}, inArgs...)...)
 			if err != nil {

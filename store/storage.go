@@ -134,7 +134,9 @@ func (db *DB) FindStorages(ctx context.Context, f glossa.StorageFilter) ([]gloss
 }
 
 // UpdateStorage replaces the settings, credential mode and sealed secret
-// of s; its project, type and sync state stay.
+// of s; its project, type and sync state stay. With can_delete_objects
+// off, the deletions still waiting are dropped: that is how an Owner stops
+// deletions the bucket keeps refusing, and Glossa may no longer delete there.
 func (db *DB) UpdateStorage(ctx context.Context, s *glossa.Storage) error {
 	const op = "store.UpdateStorage"
 	settings, err := storageSettings(s)
@@ -149,6 +151,11 @@ func (db *DB) UpdateStorage(ctx context.Context, s *glossa.Storage) error {
 			string(s.AuthMode), settings, bytesValue(s.SealedSecret), db.timeValue(now), s.OrgID, s.ID); err != nil {
 			return err
 		}
+		if !s.CanDeleteObjects {
+			if _, err := tx.exec(ctx, "DELETE FROM export_deletions WHERE storage_id = ? AND done = FALSE", s.ID); err != nil {
+				return err
+			}
+		}
 		updated, err = scanStorage(tx.queryRow(ctx, "SELECT "+storageColumns+" FROM storages WHERE id = ?", s.ID))
 		return err
 	})
@@ -160,18 +167,19 @@ func (db *DB) UpdateStorage(ctx context.Context, s *glossa.Storage) error {
 }
 
 // DeleteStorage deletes a storage of orgID with its jobs, links and
-// outbox (by cascade); the tasks it created stay.
+// outbox (by cascade); the tasks it created stay, and so do the objects it
+// wrote: Label Studio does not empty a bucket when its storage goes either.
 func (db *DB) DeleteStorage(ctx context.Context, orgID, id int64) error {
 	return dbError("store.DeleteStorage", db.writer().execOne(ctx, glossa.NotFound("Storage"),
 		"DELETE FROM storages WHERE org_id = ? AND id = ?", orgID, id))
 }
 
-const jobColumns = "id, org_id, storage_id, type, status, requested_by, listed, created, skipped, failed, cancel_requested, error, created_at, started_at, finished_at, heartbeat_at"
+const jobColumns = "id, org_id, storage_id, type, status, claim, requested_by, listed, created, skipped, failed, cancel_requested, error, created_at, started_at, finished_at, heartbeat_at"
 
 func scanJob(sc interface{ Scan(...any) error }) (*glossa.StorageJob, error) {
 	var j glossa.StorageJob
 	var typ, status string
-	if err := sc.Scan(&j.ID, &j.OrgID, &j.StorageID, &typ, &status, &j.RequestedBy, &j.Listed, &j.Created, &j.Skipped, &j.Failed,
+	if err := sc.Scan(&j.ID, &j.OrgID, &j.StorageID, &typ, &status, &j.Claim, &j.RequestedBy, &j.Listed, &j.Created, &j.Skipped, &j.Failed,
 		&j.CancelRequested, &j.Error, timeScan{&j.CreatedAt}, nullTimeScan{&j.StartedAt}, nullTimeScan{&j.FinishedAt},
 		nullTimeScan{&j.HeartbeatAt}); err != nil {
 		return nil, err
@@ -234,14 +242,15 @@ func (db *DB) skipLocked() string {
 }
 
 // ClaimStorageJob takes the oldest queued job, or a running one whose
-// heartbeat is older than staleBefore, marks it running and returns it;
-// nil when there is none.
+// heartbeat is older than staleBefore, marks it running under a new claim
+// and returns it; nil when there is none.
 func (db *DB) ClaimStorageJob(ctx context.Context, now, staleBefore time.Time) (*glossa.StorageJob, error) {
 	const op = "store.ClaimStorageJob"
 	var j *glossa.StorageJob
 	err := db.inTx(ctx, op, func(tx conn) error {
 		var err error
-		j, err = scanJob(tx.queryRow(ctx, `UPDATE storage_jobs SET status = ?, started_at = COALESCE(started_at, ?), heartbeat_at = ?
+		j, err = scanJob(tx.queryRow(ctx, `UPDATE storage_jobs SET status = ?, claim = claim + 1,
+				started_at = COALESCE(started_at, ?), heartbeat_at = ?
 			WHERE id = (SELECT id FROM storage_jobs
 				WHERE status = ? OR (status = ? AND (heartbeat_at IS NULL OR heartbeat_at < ?))
 				ORDER BY id LIMIT 1`+db.skipLocked()+`)
@@ -265,19 +274,43 @@ func (db *DB) ClaimStorageJob(ctx context.Context, now, staleBefore time.Time) (
 	return j, nil
 }
 
-// ReportStorageJob records a running job's progress and heartbeat and
-// reports whether cancellation was requested.
-func (db *DB) ReportStorageJob(ctx context.Context, id int64, p glossa.JobProgress, now time.Time) (bool, error) {
-	var cancel bool
-	err := db.writer().queryRow(ctx, `UPDATE storage_jobs SET listed = ?, created = ?, skipped = ?, failed = ?, heartbeat_at = ?
-		WHERE id = ? RETURNING cancel_requested`,
-		p.Listed, p.Created, p.Skipped, p.Failed, db.timeValue(now), id).Scan(&cancel)
-	return cancel, dbError("store.ReportStorageJob", notFoundIfNoRows(err, "Job"))
+// errTakenOver is the answer to the runner of a job that another process
+// has claimed since (its heartbeat had gone stale): its reports and its
+// finish change nothing.
+var errTakenOver = glossa.Errorf(glossa.ECONFLICT, "Another worker has taken this sync over, because this one stopped reporting progress; this one must stop.")
+
+// claimLost says why a report or finish of job id under a claim matched
+// no row: there is no such job, or another claim holds it.
+func (c conn) claimLost(ctx context.Context, id int64) error {
+	ok, err := c.exists(ctx, "SELECT 1 FROM storage_jobs WHERE id = ?", id)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return glossa.NotFound("Job")
+	}
+	return errTakenOver
 }
 
-// FinishStorageJob ends a job and records the outcome on its storage,
+// ReportStorageJob records a running job's progress and heartbeat for the
+// runner holding claim and reports whether cancellation was requested;
+// ECONFLICT if the job has been claimed again since.
+func (db *DB) ReportStorageJob(ctx context.Context, id, claim int64, p glossa.JobProgress, now time.Time) (bool, error) {
+	var cancel bool
+	w := db.writer()
+	err := w.queryRow(ctx, `UPDATE storage_jobs SET listed = ?, created = ?, skipped = ?, failed = ?, heartbeat_at = ?
+		WHERE id = ? AND claim = ? RETURNING cancel_requested`,
+		p.Listed, p.Created, p.Skipped, p.Failed, db.timeValue(now), id, claim).Scan(&cancel)
+	if errors.Is(err, sql.ErrNoRows) {
+		err = w.claimLost(ctx, id)
+	}
+	return cancel, dbError("store.ReportStorageJob", err)
+}
+
+// FinishStorageJob ends a job for the runner holding claim (ECONFLICT if
+// it has been claimed again since) and records the outcome on its storage,
 // unless a newer job of the storage has started since.
-func (db *DB) FinishStorageJob(ctx context.Context, id int64, status glossa.SyncStatus, p glossa.JobProgress, errMsg string, now time.Time) error {
+func (db *DB) FinishStorageJob(ctx context.Context, id, claim int64, status glossa.SyncStatus, p glossa.JobProgress, errMsg string, now time.Time) error {
 	const op = "store.FinishStorageJob"
 	if !status.Done() {
 		return glossa.Errorf(glossa.EINVALID, "A job ends completed, failed or canceled, not %s.", status)
@@ -285,10 +318,13 @@ func (db *DB) FinishStorageJob(ctx context.Context, id int64, status glossa.Sync
 	return db.inTx(ctx, op, func(tx conn) error {
 		var storageID int64
 		err := tx.queryRow(ctx, `UPDATE storage_jobs SET status = ?, listed = ?, created = ?, skipped = ?, failed = ?, error = ?,
-			finished_at = ?, heartbeat_at = ? WHERE id = ? RETURNING storage_id`,
-			string(status), p.Listed, p.Created, p.Skipped, p.Failed, errMsg, db.timeValue(now), db.timeValue(now), id).Scan(&storageID)
+			finished_at = ?, heartbeat_at = ? WHERE id = ? AND claim = ? RETURNING storage_id`,
+			string(status), p.Listed, p.Created, p.Skipped, p.Failed, errMsg, db.timeValue(now), db.timeValue(now), id, claim).Scan(&storageID)
+		if errors.Is(err, sql.ErrNoRows) {
+			return tx.claimLost(ctx, id)
+		}
 		if err != nil {
-			return notFoundIfNoRows(err, "Job")
+			return err
 		}
 		_, err = tx.exec(ctx, `UPDATE storages SET status = ?, last_sync = ?, last_sync_count = ?, last_error = ?
 			WHERE id = ? AND last_sync_job = ?`,
@@ -598,55 +634,77 @@ func (c conn) enqueueExportWrites(ctx context.Context, a *glossa.Annotation, now
 	return err
 }
 
-const exportWriteColumns = "id, org_id, storage_id, annotation_id, task_id, user_id, attempts, last_error, next_at, done"
+// The outbox has two tables: export_writes (annotations to write) and
+// export_deletions (objects of deleted annotations to delete). Their
+// entries are leased, retried and counted alike, by these columns: next_at
+// (due, or leased until), attempts and last_error (the failures since the
+// last success), done and updated_at.
 
-// ClaimExportWrites takes up to limit outbox entries due at now and
-// postpones them by lease, so that no other process takes them meanwhile.
-func (db *DB) ClaimExportWrites(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]glossa.ExportWrite, error) {
-	const op = "store.ClaimExportWrites"
-	var writes []glossa.ExportWrite
+// claimOutbox leases up to limit entries of table due at now until
+// now+lease, so that no other process takes them meanwhile, and returns
+// them read by scan from columns; set adds assignments to the lease.
+func claimOutbox[T any](ctx context.Context, db *DB, op, table, set, columns string, now time.Time, lease time.Duration, limit int,
+	scan func(sc interface{ Scan(...any) error }) (T, error)) ([]T, error) {
+	var entries []T
 	err := db.inTx(ctx, op, func(tx conn) error {
-		rows, err := tx.query(ctx, `UPDATE export_writes SET next_at = ?, rewrite = FALSE
-			WHERE id IN (SELECT id FROM export_writes WHERE done = FALSE AND next_at <= ? ORDER BY next_at LIMIT ?`+db.skipLocked()+`)
-			RETURNING `+exportWriteColumns,
+		rows, err := tx.query(ctx, `UPDATE `+table+` SET next_at = ?`+set+`
+			WHERE id IN (SELECT id FROM `+table+` WHERE done = FALSE AND next_at <= ? ORDER BY next_at LIMIT ?`+db.skipLocked()+`)
+			RETURNING `+columns,
 			db.timeValue(now.Add(lease)), db.timeValue(now), limit)
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
-		writes = writes[:0]
+		entries = entries[:0]
 		for rows.Next() {
-			var w glossa.ExportWrite
-			if err := rows.Scan(&w.ID, &w.OrgID, &w.StorageID, &w.AnnotationID, &w.TaskID, &w.UserID, &w.Attempts, &w.LastError,
-				timeScan{&w.NextAt}, &w.Done); err != nil {
+			e, err := scan(rows)
+			if err != nil {
 				return err
 			}
-			writes = append(writes, w)
+			entries = append(entries, e)
 		}
 		return rows.Err()
 	})
 	if err != nil {
 		return nil, err
 	}
-	return writes, nil
+	return entries, nil
+}
+
+// failOutbox records a failed attempt at an entry of table and when to
+// try it again.
+func (db *DB) failOutbox(ctx context.Context, op, table, what string, id int64, errMsg string, next time.Time) error {
+	return dbError(op, db.writer().execOne(ctx, glossa.NotFound(what), `UPDATE `+table+` SET
+		attempts = attempts + 1, last_error = ?, next_at = ?, updated_at = ? WHERE id = ?`,
+		errMsg, db.timeValue(next), db.timeValue(db.now()), id))
+}
+
+const exportWriteColumns = "id, org_id, storage_id, annotation_id, task_id, user_id, attempts, last_error, next_at, done"
+
+// ClaimExportWrites takes up to limit outbox entries due at now and
+// postpones them by lease, so that no other process takes them meanwhile.
+func (db *DB) ClaimExportWrites(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]glossa.ExportWrite, error) {
+	return claimOutbox(ctx, db, "store.ClaimExportWrites", "export_writes", ", rewrite = FALSE", exportWriteColumns, now, lease, limit,
+		func(sc interface{ Scan(...any) error }) (glossa.ExportWrite, error) {
+			var w glossa.ExportWrite
+			err := sc.Scan(&w.ID, &w.OrgID, &w.StorageID, &w.AnnotationID, &w.TaskID, &w.UserID, &w.Attempts, &w.LastError,
+				timeScan{&w.NextAt}, &w.Done)
+			return w, err
+		})
 }
 
 // FinishExportWrite marks an entry written (errMsg "") or records the
 // failure and when to try again. A success for an entry whose annotation
 // changed since it was claimed leaves it due at once, for the new version.
 func (db *DB) FinishExportWrite(ctx context.Context, id int64, errMsg string, next time.Time) error {
-	now := db.timeValue(db.now())
-	var err error
-	if errMsg == "" {
-		err = db.writer().execOne(ctx, glossa.NotFound("Export write"), `UPDATE export_writes SET
-			done = NOT rewrite, attempts = 0, last_error = '', updated_at = ?,
-			next_at = CASE WHEN rewrite THEN ? ELSE next_at END WHERE id = ?`, now, now, id)
-	} else {
-		err = db.writer().execOne(ctx, glossa.NotFound("Export write"), `UPDATE export_writes SET
-			attempts = attempts + 1, last_error = ?, next_at = ?, updated_at = ? WHERE id = ?`,
-			errMsg, db.timeValue(next), now, id)
+	const op = "store.FinishExportWrite"
+	if errMsg != "" {
+		return db.failOutbox(ctx, op, "export_writes", "Export write", id, errMsg, next)
 	}
-	return dbError("store.FinishExportWrite", err)
+	now := db.timeValue(db.now())
+	return dbError(op, db.writer().execOne(ctx, glossa.NotFound("Export write"), `UPDATE export_writes SET
+		done = NOT rewrite, attempts = 0, last_error = '', updated_at = ?,
+		next_at = CASE WHEN rewrite THEN ? ELSE next_at END WHERE id = ?`, now, now, id))
 }
 
 // EnqueueExportBackfill queues every annotation of the target storage's
@@ -679,15 +737,157 @@ func (db *DB) EnqueueExportBackfill(ctx context.Context, orgID, storageID int64,
 	return n, err
 }
 
-// CountExportWrites sums a storage's outbox.
+// actorOf is the person acting in ctx, if they are a member of orgID;
+// else 0.
+func actorOf(ctx context.Context, orgID int64) int64 {
+	if p := glossa.PrincipalFromContext(ctx); p != nil && p.OrgID == orgID {
+		return p.UserID
+	}
+	return 0
+}
+
+// deletingTargets returns the target storages of a project that delete
+// the objects of deleted annotations: can_delete_objects is a setting, not
+// a column, so they are read whole and picked here (a project has a few).
+func (c conn) deletingTargets(ctx context.Context, orgID, projectID int64) ([]*glossa.Storage, error) {
+	rows, err := c.query(ctx, "SELECT "+storageColumns+" FROM storages WHERE org_id = ? AND project_id = ? AND type = 'target'",
+		orgID, projectID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var targets []*glossa.Storage
+	for rows.Next() {
+		s, err := scanStorage(rows)
+		if err != nil {
+			return nil, err
+		}
+		if s.CanDeleteObjects {
+			targets = append(targets, s)
+		}
+	}
+	return targets, rows.Err()
+}
+
+// enqueueExportDeletions queues, in the transaction that is about to
+// delete the annotations that cond selects (a condition on annotations
+// a, with args), the deletion of their objects from each of targets.
+// Only annotations queued for export to the storage have an object there
+// to delete, as Label Studio deletes only what has an export link; one
+// not written yet may be being written right now, so its deletion is due
+// no earlier than that write's lease ends, and the write cannot land
+// after it. The key is the storage's prefix now, as in Label Studio; the
+// deletion runs as actorID, or as the annotator when actorID is 0.
+func (c conn) enqueueExportDeletions(ctx context.Context, targets []*glossa.Storage, actorID int64, now time.Time, cond string, args ...any) error {
+	if len(targets) == 0 {
+		return nil
+	}
+	byID := make(map[int64]*glossa.Storage, len(targets))
+	ids := make([]int64, len(targets))
+	for i, s := range targets {
+		byID[s.ID], ids[i] = s, s.ID
+	}
+	in, inArgs := c.db.inInts("w.storage_id", ids)
+	rows, err := c.query(ctx, `SELECT w.storage_id, w.annotation_id, a.completed_by, w.done, w.next_at
+		FROM export_writes w JOIN annotations a ON a.id = w.annotation_id
+		WHERE `+in+` AND `+cond, append(inArgs, args...)...)
+	if err != nil {
+		return err
+	}
+	const cols = 7
+	var values []any
+	for rows.Next() {
+		var storageID, annotationID, userID int64
+		var done bool
+		var nextAt time.Time
+		if err := rows.Scan(&storageID, &annotationID, &userID, &done, timeScan{&nextAt}); err != nil {
+			rows.Close()
+			return err
+		}
+		due := now
+		if !done && nextAt.After(now) {
+			due = nextAt
+		}
+		if actorID != 0 {
+			userID = actorID
+		}
+		s := byID[storageID]
+		values = append(values, s.OrgID, s.ID, annotationID, glossa.ExportKey(s.Prefix, annotationID), userID,
+			c.db.timeValue(due), c.db.timeValue(now))
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for start := 0; start < len(values); start += importBatch * cols {
+		chunk := values[start:min(len(values), start+importBatch*cols)]
+		if _, err := c.exec(ctx, `INSERT INTO export_deletions (org_id, storage_id, annotation_id, key, user_id, next_at, updated_at)
+			VALUES `+placeholders(len(chunk)/cols, cols)+` ON CONFLICT (storage_id, annotation_id) DO NOTHING`, chunk...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+const exportDeletionColumns = "id, org_id, storage_id, annotation_id, key, user_id, attempts, last_error, next_at, done"
+
+// ClaimExportDeletions takes up to limit deletions due at now and
+// postpones them by lease, so that no other process takes them meanwhile.
+func (db *DB) ClaimExportDeletions(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]glossa.ExportDeletion, error) {
+	return claimOutbox(ctx, db, "store.ClaimExportDeletions", "export_deletions", "", exportDeletionColumns, now, lease, limit,
+		func(sc interface{ Scan(...any) error }) (glossa.ExportDeletion, error) {
+			var d glossa.ExportDeletion
+			err := sc.Scan(&d.ID, &d.OrgID, &d.StorageID, &d.AnnotationID, &d.Key, &d.UserID, &d.Attempts, &d.LastError,
+				timeScan{&d.NextAt}, &d.Done)
+			return d, err
+		})
+}
+
+// FinishExportDeletion marks a deletion done (errMsg "") or records the
+// failure and when to try again.
+func (db *DB) FinishExportDeletion(ctx context.Context, id int64, errMsg string, next time.Time) error {
+	const op = "store.FinishExportDeletion"
+	if errMsg != "" {
+		return db.failOutbox(ctx, op, "export_deletions", "Export deletion", id, errMsg, next)
+	}
+	return dbError(op, db.writer().execOne(ctx, glossa.NotFound("Export deletion"),
+		"UPDATE export_deletions SET done = TRUE, attempts = 0, last_error = '', updated_at = ? WHERE id = ?",
+		db.timeValue(db.now()), id))
+}
+
+// outboxCounts sums one outbox table of a storage: waiting, waiting after
+// a failure, done.
+const outboxCounts = `SELECT
+		COALESCE(SUM(CASE WHEN done = FALSE THEN 1 ELSE 0 END), 0),
+		COALESCE(SUM(CASE WHEN done = FALSE AND attempts > 0 THEN 1 ELSE 0 END), 0),
+		COALESCE(SUM(CASE WHEN done = TRUE THEN 1 ELSE 0 END), 0)
+	FROM `
+
+// CountExportWrites sums a storage's writes and deletions, and says why
+// the failing entry changed last failed.
 func (db *DB) CountExportWrites(ctx context.Context, orgID, storageID int64) (glossa.ExportWriteCounts, error) {
+	const op = "store.CountExportWrites"
 	var c glossa.ExportWriteCounts
-	err := db.reader().queryRow(ctx, `SELECT
-			COALESCE(SUM(CASE WHEN done = FALSE THEN 1 ELSE 0 END), 0),
-			COALESCE(SUM(CASE WHEN done = FALSE AND attempts > 0 THEN 1 ELSE 0 END), 0),
-			COALESCE(SUM(CASE WHEN done = TRUE THEN 1 ELSE 0 END), 0)
-		FROM export_writes WHERE org_id = ? AND storage_id = ?`, orgID, storageID).Scan(&c.Pending, &c.Failed, &c.Written)
-	return c, dbError("store.CountExportWrites", err)
+	r := db.reader()
+	err := r.queryRow(ctx, outboxCounts+"export_writes WHERE org_id = ? AND storage_id = ?", orgID, storageID).
+		Scan(&c.Pending, &c.Failed, &c.Written)
+	if err != nil {
+		return c, dbError(op, err)
+	}
+	err = r.queryRow(ctx, outboxCounts+"export_deletions WHERE org_id = ? AND storage_id = ?", orgID, storageID).
+		Scan(&c.Deleting, &c.DeleteFailed, &c.Deleted)
+	if err != nil || c.Failed+c.DeleteFailed == 0 {
+		return c, dbError(op, err)
+	}
+	err = r.queryRow(ctx, `SELECT last_error FROM (
+			SELECT last_error, updated_at FROM export_writes WHERE org_id = ? AND storage_id = ? AND done = FALSE AND attempts > 0
+			UNION ALL
+			SELECT last_error, updated_at FROM export_deletions WHERE org_id = ? AND storage_id = ? AND done = FALSE AND attempts > 0
+		) f ORDER BY updated_at DESC LIMIT 1`, orgID, storageID, orgID, storageID).Scan(&c.LastError)
+	if errors.Is(err, sql.ErrNoRows) {
+		err = nil // fixed since it was counted
+	}
+	return c, dbError(op, err)
 }
 
 // SavePersonCredential creates or replaces a person's credential (or

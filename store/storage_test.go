@@ -181,12 +181,14 @@ func testStorageJobs(t *testing.T, f *fixture) {
 	}
 	wg.Wait()
 	n := 0
+	var claim int64
 	for _, c := range claimed {
 		if c != nil {
 			n++
-			if c.ID != j.ID || c.Status != glossa.SyncInProgress || c.StartedAt == nil {
+			if c.ID != j.ID || c.Status != glossa.SyncInProgress || c.StartedAt == nil || c.Claim != 1 {
 				t.Fatalf("claimed: %+v", c)
 			}
+			claim = c.Claim
 		}
 	}
 	if n != 1 {
@@ -198,7 +200,7 @@ func testStorageJobs(t *testing.T, f *fixture) {
 
 	// Progress, then a cancel request seen at the next report.
 	p := glossa.JobProgress{Listed: 10, Created: 7, Skipped: 2, Failed: 1}
-	if cancel, err := f.db.ReportStorageJob(ctx, j.ID, p, now.Add(5*time.Second)); err != nil || cancel {
+	if cancel, err := f.db.ReportStorageJob(ctx, j.ID, claim, p, now.Add(5*time.Second)); err != nil || cancel {
 		t.Fatalf("report = %v, %v", cancel, err)
 	}
 	got, err := f.db.FindStorageJob(ctx, sf.org.ID, j.ID)
@@ -211,17 +213,20 @@ func testStorageJobs(t *testing.T, f *fixture) {
 	if err != nil || !c.CancelRequested || c.Status != glossa.SyncInProgress {
 		t.Fatalf("cancel of a running job: %+v, %v", c, err)
 	}
-	if cancel, _ := f.db.ReportStorageJob(ctx, j.ID, p, now.Add(6*time.Second)); !cancel {
+	if cancel, _ := f.db.ReportStorageJob(ctx, j.ID, claim, p, now.Add(6*time.Second)); !cancel {
 		t.Fatal("the runner was not told to stop")
 	}
-	if err := f.db.FinishStorageJob(ctx, j.ID, glossa.SyncCanceled, p, "", now.Add(7*time.Second)); err != nil {
+	if err := f.db.FinishStorageJob(ctx, j.ID, claim, glossa.SyncCanceled, p, "", now.Add(7*time.Second)); err != nil {
 		t.Fatal(err)
 	}
 	s, _ := f.db.FindStorageByID(ctx, sf.org.ID, sf.source.ID)
 	if s.Status != glossa.SyncCanceled || s.LastSyncCount != 7 || s.LastSync == nil || !s.LastSync.Equal(now.Add(7*time.Second)) {
 		t.Fatalf("storage after a canceled sync: %+v", s)
 	}
-	wantCode(t, f.db.FinishStorageJob(ctx, j.ID, glossa.SyncInProgress, p, "", now), glossa.EINVALID)
+	wantCode(t, f.db.FinishStorageJob(ctx, j.ID, claim, glossa.SyncInProgress, p, "", now), glossa.EINVALID)
+	_, err = f.db.ReportStorageJob(ctx, 1<<40, 1, p, now)
+	wantCode(t, err, glossa.ENOTFOUND)
+	wantCode(t, f.db.FinishStorageJob(ctx, 1<<40, 1, glossa.SyncFailed, p, "", now), glossa.ENOTFOUND)
 
 	// A queued job is canceled at once; the storage may sync again.
 	q := &glossa.StorageJob{OrgID: sf.org.ID, StorageID: sf.source.ID}
@@ -241,23 +246,47 @@ func testStorageJobs(t *testing.T, f *fixture) {
 	if err := f.db.CreateStorageJob(ctx, r); err != nil {
 		t.Fatal(err)
 	}
-	if c, _ := f.db.ClaimStorageJob(ctx, now, now.Add(-time.Minute)); c == nil || c.ID != r.ID || c.Type != glossa.StorageTarget {
-		t.Fatalf("claim of the target job = %+v", c)
+	c1, _ := f.db.ClaimStorageJob(ctx, now, now.Add(-time.Minute))
+	if c1 == nil || c1.ID != r.ID || c1.Type != glossa.StorageTarget {
+		t.Fatalf("claim of the target job = %+v", c1)
 	}
 	if c, _ := f.db.ClaimStorageJob(ctx, now.Add(10*time.Second), now.Add(-20*time.Second)); c != nil {
 		t.Fatalf("a live job was taken over: %+v", c)
 	}
 	later := now.Add(time.Hour)
 	c2, err := f.db.ClaimStorageJob(ctx, later, later.Add(-30*time.Second))
-	if err != nil || c2 == nil || c2.ID != r.ID || !c2.StartedAt.Equal(now) || !c2.HeartbeatAt.Equal(later) {
+	if err != nil || c2 == nil || c2.ID != r.ID || !c2.StartedAt.Equal(now) || !c2.HeartbeatAt.Equal(later) || c2.Claim != c1.Claim+1 {
 		t.Fatalf("takeover of a stale job = %+v, %v", c2, err)
 	}
-	if err := f.db.FinishStorageJob(ctx, r.ID, glossa.SyncFailed, glossa.JobProgress{}, "The bucket out does not exist.", later); err != nil {
+
+	// The first runner was slow, not dead: from now on its reports and its
+	// finish are refused and change nothing; the second runner's count.
+	second := glossa.JobProgress{Listed: 3, Created: 3}
+	if _, err := f.db.ReportStorageJob(ctx, r.ID, c2.Claim, second, later.Add(time.Second)); err != nil {
 		t.Fatal(err)
 	}
-	if s, _ := f.db.FindStorageByID(ctx, sf.org.ID, sf.target.ID); s.Status != glossa.SyncFailed || s.LastError != "The bucket out does not exist." {
+	_, err = f.db.ReportStorageJob(ctx, r.ID, c1.Claim, glossa.JobProgress{Listed: 99}, later.Add(2*time.Second))
+	wantCode(t, err, glossa.ECONFLICT)
+	wantCode(t, f.db.FinishStorageJob(ctx, r.ID, c1.Claim, glossa.SyncCompleted, glossa.JobProgress{Listed: 99}, "", later.Add(3*time.Second)), glossa.ECONFLICT)
+	got, err = f.db.FindStorageJob(ctx, sf.org.ID, r.ID)
+	if err != nil || got.Status != glossa.SyncInProgress || progressOf(got) != second || !got.HeartbeatAt.Equal(later.Add(time.Second)) {
+		t.Fatalf("job after the superseded runner's report and finish: %+v, %v", got, err)
+	}
+	if s, _ := f.db.FindStorageByID(ctx, sf.org.ID, sf.target.ID); s.Status != glossa.SyncInProgress {
+		t.Fatalf("the superseded runner's finish reached the storage: %+v", s)
+	}
+	if err := f.db.FinishStorageJob(ctx, r.ID, c2.Claim, glossa.SyncFailed, second, "The bucket out does not exist.", later.Add(4*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if s, _ := f.db.FindStorageByID(ctx, sf.org.ID, sf.target.ID); s.Status != glossa.SyncFailed || s.LastError != "The bucket out does not exist." || s.LastSyncCount != 3 {
 		t.Fatalf("storage after a failed sync: %+v", s)
 	}
+	// A finished job is not claimed again, so its claim stays refused.
+	wantCode(t, f.db.FinishStorageJob(ctx, r.ID, c1.Claim, glossa.SyncCompleted, glossa.JobProgress{}, "", later.Add(5*time.Second)), glossa.ECONFLICT)
+}
+
+func progressOf(j *glossa.StorageJob) glossa.JobProgress {
+	return glossa.JobProgress{Listed: j.Listed, Created: j.Created, Skipped: j.Skipped, Failed: j.Failed}
 }
 
 func testStorageObjects(t *testing.T, f *fixture) {
@@ -508,6 +537,199 @@ func testExportOutbox(t *testing.T, f *fixture) {
 	}
 	if c := counts(); c.Pending != 0 || c.Written != 1 {
 		t.Fatalf("after deleting a queued annotation: %+v", c)
+	}
+}
+
+func testExportDeletions(t *testing.T, f *fixture) {
+	ctx := context.Background()
+	sf := mustStorages(t, f.db, "acme") // its target keeps deleted annotations' objects
+	other := MustCreateOrg(t, f.db, "globex")
+	annotator := MustCreateMember(t, f.db, sf.org.ID, "ann@acme.example", glossa.RoleAnnotator)
+	manager := MustCreateMember(t, f.db, sf.org.ID, "man@acme.example", glossa.RoleManager)
+	as := func(orgID, userID int64) context.Context {
+		return glossa.NewContextWithPrincipal(ctx, &glossa.Principal{OrgID: orgID, UserID: userID})
+	}
+	ids := MustImport(t, f.db, sf.org.ID, sf.project.ID, sf.owner.ID, numbered(6)...)
+	// Made before the deleting target existed, and never backfilled: it
+	// has no object there, so nothing is deleted for it.
+	unexported := MustCreateAnnotation(t, f.db, sf.org.ID, ids[5], annotator.ID, false)
+	deleting := &glossa.Storage{OrgID: sf.org.ID, ProjectID: sf.project.ID, Type: glossa.StorageTarget, Bucket: "out", Prefix: "mirror/",
+		CanDeleteObjects: true, AuthMode: glossa.AuthBroker}
+	if err := f.db.CreateStorage(ctx, deleting); err != nil {
+		t.Fatal(err)
+	}
+	var anns []*glossa.Annotation
+	for _, id := range ids[:5] {
+		anns = append(anns, MustCreateAnnotation(t, f.db, sf.org.ID, id, annotator.ID, false))
+	}
+	counts := func(s *glossa.Storage) glossa.ExportWriteCounts {
+		t.Helper()
+		c, err := f.db.CountExportWrites(ctx, sf.org.ID, s.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+
+	// Every write lands but one, still in flight (leased) when its
+	// annotation is deleted.
+	now := clockStart.Add(time.Hour) // after every write of the test clock
+	writes, err := f.db.ClaimExportWrites(ctx, now, time.Minute, 100)
+	if err != nil || len(writes) != 2*5+1 {
+		t.Fatalf("claim of the writes = %d, %v", len(writes), err)
+	}
+	for _, w := range writes {
+		if w.StorageID == deleting.ID && w.AnnotationID == anns[1].ID {
+			continue
+		}
+		if err := f.db.FinishExportWrite(ctx, w.ID, "", time.Time{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// Each way an annotation goes queues the deletion of its object in
+	// the deleting target, as the person who deleted it, or the annotator
+	// when no member of the organization did.
+	if err := f.db.DeleteAnnotation(as(sf.org.ID, manager.ID), sf.org.ID, anns[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.db.DeleteAnnotation(as(other.org.ID, other.owner.ID), sf.org.ID, anns[1].ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.db.DeleteTask(as(sf.org.ID, manager.ID), sf.org.ID, ids[2]); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := f.db.DeleteTasks(ctx, sf.org.ID, sf.project.ID, []int64{ids[3], ids[5], 1 << 40}); err != nil || n != 2 {
+		t.Fatalf("DeleteTasks = %d, %v", n, err)
+	}
+	if c := counts(deleting); c != (glossa.ExportWriteCounts{Written: 1, Deleting: 4}) {
+		t.Fatalf("deleting target after the deletions: %+v", c)
+	}
+	if c := counts(sf.target); c != (glossa.ExportWriteCounts{Written: 1}) {
+		t.Fatalf("the target without can_delete_objects: %+v", c)
+	}
+
+	// The deletion of the object being written waits for the write's lease.
+	due, err := f.db.ClaimExportDeletions(ctx, now, 10*time.Minute, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[int64]glossa.ExportDeletion{}
+	for _, d := range due {
+		got[d.AnnotationID] = d
+	}
+	want := map[int64]glossa.ExportDeletion{}
+	for _, w := range []struct {
+		a    *glossa.Annotation
+		user int64
+	}{{anns[0], manager.ID}, {anns[2], manager.ID}, {anns[3], annotator.ID}} {
+		want[w.a.ID] = glossa.ExportDeletion{OrgID: sf.org.ID, StorageID: deleting.ID, AnnotationID: w.a.ID,
+			Key: glossa.ExportKey(deleting.Prefix, w.a.ID), UserID: w.user, NextAt: now.Add(10 * time.Minute).UTC()}
+	}
+	if diff := cmp.Diff(want, got, cmpopts.IgnoreFields(glossa.ExportDeletion{}, "ID")); diff != "" {
+		t.Fatalf("deletions due (-want +got):\n%s", diff)
+	}
+	if _, ok := got[unexported.ID]; ok {
+		t.Fatal("a deletion was queued for an annotation that was never exported")
+	}
+	if again, _ := f.db.ClaimExportDeletions(ctx, now.Add(30*time.Second), time.Minute, 10); len(again) != 0 {
+		t.Fatalf("leased deletions or one waiting for a write's lease were claimed: %+v", again)
+	}
+	late, _ := f.db.ClaimExportDeletions(ctx, now.Add(90*time.Second), time.Minute, 10)
+	if len(late) != 1 || late[0].AnnotationID != anns[1].ID || late[0].UserID != annotator.ID || late[0].Key != "mirror/"+fmt.Sprint(anns[1].ID) {
+		t.Fatalf("deletion after the write's lease: %+v", late)
+	}
+
+	// Failures are kept, counted, said, and retried later; successes counted.
+	denied := "Access denied: the role arn:aws:iam::1:role/A may not delete s3://out/mirror/" + fmt.Sprint(anns[0].ID) + "."
+	if err := f.db.FinishExportDeletion(ctx, got[anns[0].ID].ID, denied, now.Add(11*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range anns[2:4] {
+		if err := f.db.FinishExportDeletion(ctx, got[a.ID].ID, "", time.Time{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if c := counts(deleting); c != (glossa.ExportWriteCounts{Written: 1, Deleting: 2, DeleteFailed: 1, Deleted: 2, LastError: denied}) {
+		t.Fatalf("after one failure and two deletions: %+v", c)
+	}
+	retry, _ := f.db.ClaimExportDeletions(ctx, now.Add(12*time.Minute), time.Minute, 10)
+	if len(retry) != 2 || retry[0].Attempts+retry[1].Attempts != 1 {
+		t.Fatalf("retry = %+v", retry)
+	}
+	wantCode(t, f.db.FinishExportDeletion(ctx, 1<<40, "", time.Time{}), glossa.ENOTFOUND)
+	if c, _ := f.db.CountExportWrites(ctx, other.org.ID, deleting.ID); c != (glossa.ExportWriteCounts{}) {
+		t.Fatalf("another organization counts %+v", c)
+	}
+
+	// Turning can_delete_objects off drops what still waits; what was
+	// deleted stays counted.
+	off := *deleting
+	off.CanDeleteObjects = false
+	if err := f.db.UpdateStorage(ctx, &off); err != nil {
+		t.Fatal(err)
+	}
+	if c := counts(deleting); c != (glossa.ExportWriteCounts{Written: 1, Deleted: 2}) {
+		t.Fatalf("after can_delete_objects was turned off: %+v", c)
+	}
+	if err := f.db.DeleteAnnotation(as(sf.org.ID, manager.ID), sf.org.ID, anns[4].ID); err != nil {
+		t.Fatal(err)
+	}
+	if c := counts(deleting); c != (glossa.ExportWriteCounts{Deleted: 2}) {
+		t.Fatalf("a deletion was queued with can_delete_objects off: %+v", c)
+	}
+}
+
+// testExportDeletionsConcurrent deletes tasks while annotations are being
+// added to them: every annotation that was saved and then went with its
+// task leaves a deletion of its object behind, whichever committed first.
+func testExportDeletionsConcurrent(t *testing.T, f *fixture) {
+	ctx := context.Background()
+	sf := mustStorages(t, f.db, "acme")
+	deleting := &glossa.Storage{OrgID: sf.org.ID, ProjectID: sf.project.ID, Type: glossa.StorageTarget, Bucket: "out",
+		CanDeleteObjects: true, AuthMode: glossa.AuthStatic}
+	if err := f.db.CreateStorage(ctx, deleting); err != nil {
+		t.Fatal(err)
+	}
+	ids := MustImport(t, f.db, sf.org.ID, sf.project.ID, sf.owner.ID, numbered(40)...)
+	var mu sync.Mutex
+	saved := map[int64]bool{}
+	var wg sync.WaitGroup
+	for i, id := range ids {
+		wg.Go(func() {
+			a := &glossa.Annotation{OrgID: sf.org.ID, TaskID: id, CompletedBy: sf.owner.ID, Result: json.RawMessage(`[]`)}
+			err := f.db.CreateAnnotation(ctx, a)
+			if err == nil {
+				mu.Lock()
+				saved[a.ID] = true
+				mu.Unlock()
+			} else if glossa.ErrorCode(err) != glossa.ENOTFOUND {
+				t.Errorf("CreateAnnotation: %v", err)
+			}
+		})
+		wg.Go(func() {
+			var err error
+			if i%2 == 0 {
+				err = f.db.DeleteTask(ctx, sf.org.ID, id)
+			} else {
+				_, err = f.db.DeleteTasks(ctx, sf.org.ID, sf.project.ID, []int64{id})
+			}
+			if err != nil {
+				t.Errorf("delete task %d: %v", id, err)
+			}
+		})
+	}
+	wg.Wait()
+	queued := map[int64]bool{}
+	due, err := f.db.ClaimExportDeletions(ctx, clockStart.Add(time.Hour), time.Minute, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range due {
+		queued[d.AnnotationID] = true
+	}
+	if diff := cmp.Diff(saved, queued, cmpopts.EquateEmpty()); diff != "" {
+		t.Errorf("annotations saved and deleted with their tasks (-saved +deletions queued):\n%s", diff)
 	}
 }
 

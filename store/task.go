@@ -159,15 +159,31 @@ func visibilityCondition(v *glossa.TaskVisibility) (string, []any) {
 }
 
 // DeleteTask deletes a task of orgID with its annotations and predictions
-// and takes it out of its project's counters, in one transaction.
+// and takes it out of its project's counters, in one transaction; the
+// exported objects of its annotations go as DeleteAnnotation says. The
+// task is locked first, so that an annotation being added meanwhile
+// either waits or is seen.
 func (db *DB) DeleteTask(ctx context.Context, orgID, id int64) error {
+	actor := actorOf(ctx, orgID)
 	return db.inTx(ctx, "store.DeleteTask", func(tx conn) error {
-		var projectID, total int64
-		var isLabeled bool
-		err := tx.queryRow(ctx, "DELETE FROM tasks WHERE org_id = ? AND id = ? RETURNING project_id, total_annotations, is_labeled",
-			orgID, id).Scan(&projectID, &total, &isLabeled)
+		now := db.now()
+		projectID, _, err := tx.lockTask(ctx, orgID, id, db.timeValue(now))
 		if err != nil {
-			return notFoundIfNoRows(err, "Task")
+			return err
+		}
+		targets, err := tx.deletingTargets(ctx, orgID, projectID)
+		if err != nil {
+			return err
+		}
+		if err := tx.enqueueExportDeletions(ctx, targets, actor, now, "a.task_id = ?", id); err != nil {
+			return err
+		}
+		var total int64
+		var isLabeled bool
+		err = tx.queryRow(ctx, "DELETE FROM tasks WHERE org_id = ? AND id = ? RETURNING total_annotations, is_labeled",
+			orgID, id).Scan(&total, &isLabeled)
+		if err != nil {
+			return err
 		}
 		_, err = tx.exec(ctx, `UPDATE projects SET task_count = task_count - 1,
 			annotated_task_count = annotated_task_count - ?, annotation_count = annotation_count - ?

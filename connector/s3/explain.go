@@ -31,7 +31,7 @@ func Explain(err error) *glossa.Error { return explain(err, about{}) }
 // name the bucket, the object or prefix, the role and the endpoint. The
 // zero value gives generic sentences.
 type about struct {
-	op       string // "list", "read", "write" or "check"
+	op       string // "list", "read", "write", "delete" or "check"
 	bucket   string
 	key      string // an object, or
 	prefix   string // a prefix ("" with key "" means the whole bucket)
@@ -84,6 +84,8 @@ func (a about) verb() string {
 		return "list"
 	case "write":
 		return "write to"
+	case "delete":
+		return "delete"
 	case "check":
 		return "access"
 	}

@@ -1,7 +1,8 @@
 package s3
 
-// Export: annotations written to target storages from the outbox, and the
-// target sync that backfills them.
+// Export: annotations written to target storages from the outbox, the
+// objects of deleted annotations deleted from those with
+// can_delete_objects, and the target sync that backfills them.
 
 import (
 	"bytes"
@@ -9,7 +10,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -18,19 +18,6 @@ import (
 
 	"github.com/glossa-dev/glossa"
 )
-
-// ExportKey is the object key an annotation is written to in a target
-// storage: its ID under the storage's prefix, Label Studio's default
-// layout ("prefix/<annotation id>", no extension). Label Studio joins
-// prefix and ID with "/" even when the prefix already ends in one;
-// Glossa does not double it.
-func ExportKey(prefix string, annotationID int64) string {
-	p := strings.TrimRight(prefix, "/")
-	if p == "" {
-		return itoa(annotationID)
-	}
-	return p + "/" + itoa(annotationID)
-}
 
 // exportedAnnotation is the body of an exported object: Label Studio's
 // storage annotation (tasks.serializers.AnnotationSerializer's fields)
@@ -42,12 +29,21 @@ type exportedAnnotation struct {
 	Task *glossa.Task `json:"task"`
 }
 
-// errGone marks an export write whose annotation (or task, or storage) no
-// longer exists: there is nothing left to write.
-var errGone = errors.New("s3: nothing to write")
+// errGone marks an export write whose annotation (or task, or storage), or
+// an export deletion whose storage, no longer exists: there is nothing
+// left to do, and the outbox entry went with it (ON DELETE CASCADE).
+var errGone = errors.New("s3: nothing to export")
+
+// gone turns the ENOTFOUND of a lookup into errGone.
+func gone(err error) error {
+	if glossa.ErrorCode(err) == glossa.ENOTFOUND {
+		return fmt.Errorf("%w: %w", errGone, err)
+	}
+	return err
+}
 
 // writeAnnotation writes the annotation of w to its target storage, at
-// ExportKey(prefix, annotation ID), as Label Studio's annotation JSON
+// glossa.ExportKey(prefix, annotation ID), as Label Studio's annotation JSON
 // with the task nested. With aws_sse_kms_key_id set the object is
 // encrypted with that KMS key (SSE-KMS). In the per-person modes it
 // writes with the annotator's own credentials (w.UserID), otherwise with
@@ -62,12 +58,6 @@ func (c *Connector) writeAnnotation(ctx context.Context, w glossa.ExportWrite) e
 	c.setup()
 	if c.Annotations == nil {
 		return glossa.Errorf(glossa.EUNAVAILABLE, "Export to cloud storage is not configured on this server.")
-	}
-	gone := func(err error) error {
-		if glossa.ErrorCode(err) == glossa.ENOTFOUND {
-			return fmt.Errorf("%w: %w", errGone, err)
-		}
-		return err
 	}
 	s, err := c.Store.FindStorageByID(ctx, w.OrgID, w.StorageID)
 	if err != nil {
@@ -86,7 +76,7 @@ func (c *Connector) writeAnnotation(ctx context.Context, w glossa.ExportWrite) e
 	if err != nil {
 		return glossa.Wrap(glossa.EINTERNAL, err, "The annotation could not be encoded.")
 	}
-	return c.putObject(ctx, s, w.UserID, ExportKey(s.Prefix, ann.ID), body)
+	return c.putObject(ctx, s, w.UserID, glossa.ExportKey(s.Prefix, ann.ID), body)
 }
 
 // putObject writes one object of a target storage for userID.
@@ -107,45 +97,88 @@ func (c *Connector) putObject(ctx context.Context, s *glossa.Storage, userID int
 		in.SSEKMSKeyId = aws.String(s.SSEKMSKeyID)
 	}
 	_, err = a.ep.s3(c).PutObject(ctx, in)
+	return c.objectOutcome(ctx, s, userID, "write", key, err)
+}
+
+// deleteExport deletes the object of d from its target storage, with the
+// credentials of d.UserID in the per-person modes (the person who deleted
+// the annotation), otherwise with the storage's; a per-person deletion is
+// audited (action "federation.access", operation "delete") with the
+// bucket's answer. Errors are explained (Explain); a deletion whose
+// storage no longer exists is errGone.
+func (c *Connector) deleteExport(ctx context.Context, d glossa.ExportDeletion) error {
+	c.setup()
+	s, err := c.Store.FindStorageByID(ctx, d.OrgID, d.StorageID)
+	if err != nil {
+		return gone(err)
+	}
+	a, err := c.acquire(ctx, s, d.UserID)
+	if err != nil {
+		return err
+	}
+	_, err = a.ep.s3(c).DeleteObject(ctx, &awss3.DeleteObjectInput{Bucket: aws.String(s.Bucket), Key: aws.String(d.Key)})
+	if apiCode(err) == "NoSuchKey" {
+		// S3 answers 204 for a key that is not there; some compatible
+		// stores answer 404. Either way the object is gone.
+		err = nil
+	}
+	return c.objectOutcome(ctx, s, d.UserID, "delete", d.Key, err)
+}
+
+// objectOutcome explains err, the outcome of a write or delete (op) of key
+// in s for userID, and audits it in the per-person modes: every success,
+// and every refusal (EFORBIDDEN), with the role acted as.
+func (c *Connector) objectOutcome(ctx context.Context, s *glossa.Storage, userID int64, op, key string, err error) error {
 	role := ""
 	if s.AuthMode.PerPerson() {
 		role = c.roleOf(ctx, s, userID)
 	}
 	if err == nil {
 		if s.AuthMode.PerPerson() {
-			c.audit(ctx, s, userID, "write", role, "key", key, true, "")
+			c.audit(ctx, s, userID, op, role, "key", key, true, "")
 		}
 		return nil
 	}
-	e := explain(err, aboutStorage(s, "write", role).withKey(key))
+	e := explain(err, aboutStorage(s, op, role).withKey(key))
 	if s.AuthMode.PerPerson() && e.Code == glossa.EFORBIDDEN {
-		c.audit(ctx, s, userID, "write", role, "key", key, false, e.Message)
+		c.audit(ctx, s, userID, op, role, "key", key, false, e.Message)
 	}
 	return e
 }
 
-// RunExportWrites claims the export writes that are due (up to
-// ExportLimit, leased for ExportLease so that no other process takes them
-// meanwhile), writes each, and records the outcome: written, or failed
-// with the Explain sentence and a retry after a back-off that starts at
-// ExportBackoffMin and doubles with each failure up to ExportBackoffMax.
-// It returns how many writes it claimed (ExportLimit means: call again),
-// and an error only when the store failed.
+// RunExportWrites claims the export writes that are due, then the export
+// deletions that are due (up to ExportLimit of each, leased for
+// ExportLease so that no other process takes them meanwhile), carries out
+// each, and records the outcome: done, or failed with the Explain
+// sentence and a retry after a back-off that starts at ExportBackoffMin
+// and doubles with each failure up to ExportBackoffMax. A deletion the
+// bucket refuses is retried like a write, never dropped. It returns the
+// larger of the numbers of writes and deletions it claimed (ExportLimit
+// means: call again), and an error only when the store failed.
 func (c *Connector) RunExportWrites(ctx context.Context) (n int, err error) {
 	c.setup()
 	writes, err := c.Store.ClaimExportWrites(ctx, c.now(), ExportLease, ExportLimit)
 	if err != nil {
 		return 0, fmt.Errorf("s3: claim export writes: %w", err)
 	}
-	_, err = c.processWrites(ctx, writes)
-	return len(writes), err
+	_, werr := c.processWrites(ctx, writes)
+	deletions, err := c.Store.ClaimExportDeletions(ctx, c.now(), ExportLease, ExportLimit)
+	if err != nil {
+		return len(writes), errors.Join(werr, fmt.Errorf("s3: claim export deletions: %w", err))
+	}
+	derrs := make([]error, len(deletions))
+	c.forEach(len(deletions), func(i int) {
+		d := deletions[i]
+		_, derrs[i] = c.settle(ctx, "deletion", d.ID, d.Attempts, c.deleteExport(ctx, d), c.Store.FinishExportDeletion,
+			"storage", d.StorageID, "annotation", d.AnnotationID, "key", d.Key)
+	})
+	return max(len(writes), len(deletions)), errors.Join(werr, errors.Join(derrs...))
 }
 
 // writeResult is the outcome of one export write.
 type writeResult struct {
-	w       glossa.ExportWrite
-	written bool
-	err     *glossa.Error // why it failed
+	w   glossa.ExportWrite
+	err *glossa.Error // why it failed
 }
 
 // processWrites writes the claimed writes, ReadConcurrency at a time, and
@@ -160,33 +193,52 @@ func (c *Connector) processWrites(ctx context.Context, writes []glossa.ExportWri
 }
 
 func (c *Connector) processWrite(ctx context.Context, w glossa.ExportWrite) (writeResult, error) {
-	err := c.writeAnnotation(ctx, w)
-	if ctx.Err() != nil {
-		// Shutting down: leave the write leased; it is retried when the
-		// lease ends.
-		return writeResult{w: w, err: explain(ctx.Err(), about{})}, nil
-	}
-	if err == nil || errors.Is(err, errGone) {
-		if err != nil {
-			c.logger().Info("s3: export write dropped: nothing to write", "write", w.ID, "annotation", w.AnnotationID, "err", err)
-		}
-		if ferr := c.Store.FinishExportWrite(ctx, w.ID, "", c.now()); ferr != nil {
-			return writeResult{w: w}, fmt.Errorf("s3: finish export write %d: %w", w.ID, ferr)
-		}
-		return writeResult{w: w, written: err == nil}, nil
-	}
-	e := explain(err, about{})
-	c.logger().Warn("s3: export write failed", "write", w.ID, "storage", w.StorageID, "annotation", w.AnnotationID, "attempts", w.Attempts+1, "err", err)
-	next := c.now().Add(exportBackoff(w.Attempts))
-	if ferr := c.Store.FinishExportWrite(ctx, w.ID, glossa.ErrorMessage(e), next); ferr != nil {
-		return writeResult{w: w, err: e}, fmt.Errorf("s3: finish export write %d: %w", w.ID, ferr)
-	}
-	return writeResult{w: w, err: e}, nil
+	e, err := c.settle(ctx, "write", w.ID, w.Attempts, c.writeAnnotation(ctx, w), c.Store.FinishExportWrite,
+		"storage", w.StorageID, "annotation", w.AnnotationID)
+	return writeResult{w: w, err: e}, err
 }
 
-// exportBackoff is the wait before the retry of a write that has failed
-// attempts times before this failure: ExportBackoffMin, doubling, at most
-// ExportBackoffMax.
+// settle records the outcome err of one attempt at an outbox entry (an
+// export write or deletion, op) with finish: done, or failed with the
+// Explain sentence and a retry after exportBackoff(attempts). It returns
+// the failure, and an error only when the store failed.
+//
+// Two outcomes record nothing. When ctx ended (shutting down) the entry
+// stays leased and is retried when the lease ends. When what the entry
+// was about is gone (errGone), or the entry is, because its annotation or
+// storage was deleted while it was being carried out, the entry went
+// with them: a write's object, if it landed, is then deleted by the
+// deletion queued with the annotation, due after this lease.
+func (c *Connector) settle(ctx context.Context, op string, id int64, attempts int, err error,
+	finish func(ctx context.Context, id int64, errMsg string, next time.Time) error, attrs ...any) (*glossa.Error, error) {
+	if ctx.Err() != nil {
+		return explain(ctx.Err(), about{}), nil
+	}
+	attrs = append([]any{op, id}, attrs...)
+	if errors.Is(err, errGone) {
+		c.logger().Debug("s3: export "+op+" dropped: nothing left to do", append(attrs, "err", err)...)
+		return nil, nil
+	}
+	var e *glossa.Error
+	msg, next := "", c.now()
+	if err != nil {
+		e = explain(err, about{})
+		c.logger().Warn("s3: export "+op+" failed", append(attrs, "attempts", attempts+1, "err", err)...)
+		msg, next = glossa.ErrorMessage(e), next.Add(exportBackoff(attempts))
+	}
+	if ferr := finish(ctx, id, msg, next); ferr != nil {
+		if glossa.ErrorCode(ferr) == glossa.ENOTFOUND {
+			c.logger().Debug("s3: export "+op+" dropped: deleted meanwhile", attrs...)
+			return nil, nil
+		}
+		return e, fmt.Errorf("s3: finish export %s %d: %w", op, id, ferr)
+	}
+	return e, nil
+}
+
+// exportBackoff is the wait before the retry of a write or deletion that
+// has failed attempts times before this failure: ExportBackoffMin,
+// doubling, at most ExportBackoffMax.
 func exportBackoff(attempts int) time.Duration {
 	d := ExportBackoffMin
 	for i := 0; i < attempts && d < ExportBackoffMax; i++ {
@@ -243,8 +295,8 @@ func (c *Connector) syncTarget(ctx context.Context, r *run) error {
 			if err := c.sleep(ctx, c.pollInterval()); err != nil {
 				return err
 			}
-			if r.canceled.Load() {
-				return errCanceled
+			if err := r.stopped(); err != nil {
+				return err
 			}
 			continue
 		}

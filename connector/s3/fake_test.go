@@ -23,6 +23,7 @@ type fakeStore struct {
 	tasks       map[int64]*glossa.Task
 	annotations map[int64]*glossa.Annotation
 	writes      []*glossa.ExportWrite
+	deletions   []*glossa.ExportDeletion
 	audits      []glossa.AuditEvent
 	nextID      int64
 	// cancelAfter, when > 0, requests cancellation of every job at its
@@ -93,6 +94,36 @@ func (f *fakeStore) queueWrite(s *glossa.Storage, a *glossa.Annotation) *glossa.
 	return w
 }
 
+// deleteAnnotation deletes a and, as the store's cascade does, its
+// export writes.
+func (f *fakeStore) deleteAnnotation(a *glossa.Annotation) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.annotations, a.ID)
+	f.writes = slices.DeleteFunc(f.writes, func(w *glossa.ExportWrite) bool { return w.AnnotationID == a.ID })
+}
+
+// queueDeletion adds the deletion of a's object in s, as userID.
+func (f *fakeStore) queueDeletion(s *glossa.Storage, a *glossa.Annotation, userID int64) *glossa.ExportDeletion {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	d := &glossa.ExportDeletion{ID: f.id(), OrgID: s.OrgID, StorageID: s.ID, AnnotationID: a.ID, Key: glossa.ExportKey(s.Prefix, a.ID),
+		UserID: userID, NextAt: f.now()}
+	f.deletions = append(f.deletions, d)
+	return d
+}
+
+func (f *fakeStore) deletion(id int64) glossa.ExportDeletion {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, d := range f.deletions {
+		if d.ID == id {
+			return *d
+		}
+	}
+	panic("no such deletion")
+}
+
 func (f *fakeStore) write(id int64) glossa.ExportWrite {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -150,6 +181,7 @@ func (f *fakeStore) ClaimStorageJob(_ context.Context, now, staleBefore time.Tim
 		j := f.jobs[id]
 		if j.Status == glossa.SyncQueued || j.Status == glossa.SyncInProgress && j.HeartbeatAt.Before(staleBefore) {
 			j.Status, j.StartedAt, j.HeartbeatAt = glossa.SyncInProgress, &now, &now
+			j.Claim++
 			c := *j
 			return &c, nil
 		}
@@ -157,10 +189,25 @@ func (f *fakeStore) ClaimStorageJob(_ context.Context, now, staleBefore time.Tim
 	return nil, nil
 }
 
-func (f *fakeStore) ReportStorageJob(_ context.Context, id int64, p glossa.JobProgress, now time.Time) (bool, error) {
+// claimed returns the job id if claim holds it, else ECONFLICT.
+func (f *fakeStore) claimed(id, claim int64) (*glossa.StorageJob, error) {
+	j, ok := f.jobs[id]
+	if !ok {
+		return nil, glossa.NotFound("Job")
+	}
+	if j.Claim != claim {
+		return nil, glossa.Errorf(glossa.ECONFLICT, "Another worker has taken this sync over.")
+	}
+	return j, nil
+}
+
+func (f *fakeStore) ReportStorageJob(_ context.Context, id, claim int64, p glossa.JobProgress, now time.Time) (bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	j := f.jobs[id]
+	j, err := f.claimed(id, claim)
+	if err != nil {
+		return false, err
+	}
 	j.Listed, j.Created, j.Skipped, j.Failed = p.Listed, p.Created, p.Skipped, p.Failed
 	j.HeartbeatAt = &now
 	f.reports[id]++
@@ -170,10 +217,13 @@ func (f *fakeStore) ReportStorageJob(_ context.Context, id int64, p glossa.JobPr
 	return j.CancelRequested, nil
 }
 
-func (f *fakeStore) FinishStorageJob(_ context.Context, id int64, status glossa.SyncStatus, p glossa.JobProgress, errMsg string, now time.Time) error {
+func (f *fakeStore) FinishStorageJob(_ context.Context, id, claim int64, status glossa.SyncStatus, p glossa.JobProgress, errMsg string, now time.Time) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	j := f.jobs[id]
+	j, err := f.claimed(id, claim)
+	if err != nil {
+		return err
+	}
 	j.Status, j.Error, j.FinishedAt = status, errMsg, &now
 	j.Listed, j.Created, j.Skipped, j.Failed = p.Listed, p.Created, p.Skipped, p.Failed
 	return nil
@@ -238,6 +288,36 @@ func (f *fakeStore) FinishExportWrite(_ context.Context, id int64, errMsg string
 	return glossa.NotFound("Export write")
 }
 
+func (f *fakeStore) ClaimExportDeletions(_ context.Context, now time.Time, lease time.Duration, limit int) ([]glossa.ExportDeletion, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []glossa.ExportDeletion
+	for _, d := range f.deletions {
+		if len(out) < limit && !d.Done && !d.NextAt.After(now) {
+			out = append(out, *d)
+			d.NextAt = now.Add(lease)
+		}
+	}
+	return out, nil
+}
+
+func (f *fakeStore) FinishExportDeletion(_ context.Context, id int64, errMsg string, next time.Time) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, d := range f.deletions {
+		if d.ID == id {
+			if errMsg == "" {
+				d.Done, d.Attempts, d.LastError = true, 0, ""
+			} else {
+				d.Attempts++
+				d.LastError, d.NextAt = errMsg, next
+			}
+			return nil
+		}
+	}
+	return glossa.NotFound("Export deletion")
+}
+
 func (f *fakeStore) EnqueueExportBackfill(_ context.Context, orgID, storageID int64, now time.Time) (int64, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -271,6 +351,20 @@ func (f *fakeStore) CountExportWrites(_ context.Context, orgID, storageID int64)
 			c.Pending++
 			if w.Attempts > 0 {
 				c.Failed++
+				c.LastError = w.LastError
+			}
+		}
+	}
+	for _, d := range f.deletions {
+		switch {
+		case d.StorageID != storageID:
+		case d.Done:
+			c.Deleted++
+		default:
+			c.Deleting++
+			if d.Attempts > 0 {
+				c.DeleteFailed++
+				c.LastError = d.LastError
 			}
 		}
 	}

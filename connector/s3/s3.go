@@ -72,11 +72,13 @@ type DataKeySource interface {
 type Store interface {
 	FindStorageByID(ctx context.Context, orgID, id int64) (*glossa.Storage, error)
 	ClaimStorageJob(ctx context.Context, now, staleBefore time.Time) (*glossa.StorageJob, error)
-	ReportStorageJob(ctx context.Context, id int64, p glossa.JobProgress, now time.Time) (cancel bool, err error)
-	FinishStorageJob(ctx context.Context, id int64, status glossa.SyncStatus, p glossa.JobProgress, errMsg string, now time.Time) error
+	ReportStorageJob(ctx context.Context, id, claim int64, p glossa.JobProgress, now time.Time) (cancel bool, err error)
+	FinishStorageJob(ctx context.Context, id, claim int64, status glossa.SyncStatus, p glossa.JobProgress, errMsg string, now time.Time) error
 	AddStorageObjects(ctx context.Context, s *glossa.Storage, objs []glossa.StorageObject) (created, skipped int64, err error)
 	ClaimExportWrites(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]glossa.ExportWrite, error)
 	FinishExportWrite(ctx context.Context, id int64, errMsg string, next time.Time) error
+	ClaimExportDeletions(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]glossa.ExportDeletion, error)
+	FinishExportDeletion(ctx context.Context, id int64, errMsg string, next time.Time) error
 	EnqueueExportBackfill(ctx context.Context, orgID, storageID int64, now time.Time) (int64, error)
 	CountExportWrites(ctx context.Context, orgID, storageID int64) (glossa.ExportWriteCounts, error)
 }
@@ -110,9 +112,9 @@ const (
 	HeartbeatInterval = 10 * time.Second
 	StaleAfter        = 30 * time.Second
 
-	// Export writes are claimed ExportLimit at a time for ExportLease;
-	// a failed write is retried after ExportBackoffMin, doubling up to
-	// ExportBackoffMax.
+	// Export writes and deletions are claimed ExportLimit at a time for
+	// ExportLease; a failed one is retried after ExportBackoffMin,
+	// doubling up to ExportBackoffMax.
 	ExportLimit      = 100
 	ExportLease      = time.Minute
 	ExportBackoffMin = 5 * time.Second

@@ -16,6 +16,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"os"
@@ -52,10 +53,16 @@ const (
 )
 
 // teamPolicy lets a team's role list both buckets but read and write only
-// under its own folder, "<team>/".
-func teamPolicy(team string) string {
+// under its own folder, "<team>/", and do the extra actions there too
+// (TeamA may delete, TeamB may not: SeaweedFS refuses s3:DeleteObject to a
+// role that has only s3:PutObject, as AWS does).
+func teamPolicy(team string, extra ...string) string {
+	actions := `"s3:GetObject", "s3:PutObject"`
+	for _, a := range extra {
+		actions += `, "` + a + `"`
+	}
 	return `{"Version": "2012-10-17", "Statement": [
-	{"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"],
+	{"Effect": "Allow", "Action": [` + actions + `],
 	 "Resource": ["arn:aws:s3:::glossa-tasks/` + team + `/*", "arn:aws:s3:::glossa-exports/` + team + `/*"]},
 	{"Effect": "Allow", "Action": ["s3:ListBucket"],
 	 "Resource": ["arn:aws:s3:::glossa-tasks", "arn:aws:s3:::glossa-exports"]}]}`
@@ -65,7 +72,7 @@ func teamPolicy(team string) string {
 // tests start for themselves with other session lengths.
 func rigConfig(maxSession time.Duration) s3test.Config {
 	return s3test.Config{
-		Roles:            []s3test.Role{{Name: "TeamA", Policy: teamPolicy("teamA")}, {Name: "TeamB", Policy: teamPolicy("teamB")}},
+		Roles:            []s3test.Role{{Name: "TeamA", Policy: teamPolicy("teamA", "s3:DeleteObject")}, {Name: "TeamB", Policy: teamPolicy("teamB")}},
 		Buckets:          []string{tasksBucket, exportBucket},
 		MaxSessionLength: maxSession,
 	}
@@ -503,6 +510,80 @@ func TestSyncCrashAndTakeOver(t *testing.T) {
 		if diff := cmp.Diff(want, tasks[k]); diff != "" {
 			t.Errorf("tasks of %s (-want +got)\n%s", k, diff)
 		}
+	}
+}
+
+// slowStore is the store as seen by a process that was slow, not dead:
+// right after its first batch of objects is committed, another process
+// finds its heartbeat stale and claims the job.
+type slowStore struct {
+	*fakeStore
+	adds     int // AddStorageObjects is called by one goroutine at a time
+	takeover func()
+}
+
+func (s *slowStore) AddStorageObjects(ctx context.Context, st *glossa.Storage, objs []glossa.StorageObject) (int64, int64, error) {
+	created, skipped, err := s.fakeStore.AddStorageObjects(ctx, st, objs)
+	if s.adds++; s.adds == 1 {
+		s.takeover()
+	}
+	return created, skipped, err
+}
+
+func TestSyncTakenOverFromSlowRunner(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	var keys []string
+	for i := range 8 {
+		k := fmt.Sprintf("%s%02d.jpg", f.dir, i)
+		keys = append(keys, k)
+		f.srv.Put(t, tasksBucket, k, []byte("x"))
+	}
+	s := f.storage(glossa.Storage{Bucket: tasksBucket, Prefix: f.dir, UseBlobURLs: true})
+	j := f.store.queueJob(s, alice)
+	first, _ := f.store.ClaimStorageJob(context.Background(), time.Now(), time.Now().Add(-s3.StaleAfter))
+
+	// The first runner commits its first batch of 3, then another process
+	// takes the job over; the first learns it at its next report and stops
+	// there, neither finishing the job nor touching its progress.
+	var second *glossa.StorageJob
+	slow := f.with(f.c.Creds)
+	slow.BatchSize = 3
+	slow.Store = &slowStore{fakeStore: f.store, takeover: func() {
+		later := time.Now().Add(s3.StaleAfter + time.Second)
+		second, _ = f.store.ClaimStorageJob(context.Background(), later, later.Add(-s3.StaleAfter))
+	}}
+	if err := slow.RunSync(context.Background(), first); err != nil {
+		t.Fatalf("RunSync of the superseded runner = %v, want nil", err)
+	}
+	if second == nil || second.ID != j.ID || second.Claim != first.Claim+1 {
+		t.Fatalf("takeover claim = %+v", second)
+	}
+	got := f.store.job(j.ID)
+	if got.Status != glossa.SyncInProgress || got.FinishedAt != nil || progress(got) != (glossa.JobProgress{}) {
+		t.Fatalf("job after the superseded runner stopped: %s %+v, want in progress, untouched", got.Status, progress(got))
+	}
+	if n := len(f.keys(s)); n != 3 {
+		t.Fatalf("the superseded runner added %d objects, want only its first batch of 3", n)
+	}
+
+	// The second runner finishes it, alone.
+	if err := f.c.RunSync(context.Background(), second); err != nil {
+		t.Fatal(err)
+	}
+	got = f.store.job(j.ID)
+	if got.Status != glossa.SyncCompleted {
+		t.Fatalf("job %s %q", got.Status, got.Error)
+	}
+	if diff := cmp.Diff(glossa.JobProgress{Listed: 8, Created: 5, Skipped: 3}, progress(got)); diff != "" {
+		t.Errorf("progress of the second runner (-want +got)\n%s", diff)
+	}
+	if diff := cmp.Diff(keys, f.keys(s)); diff != "" {
+		t.Errorf("keys (-want +got)\n%s", diff)
+	}
+	// Its claim is stale for good: a late finish of the first is refused.
+	if err := f.store.FinishStorageJob(context.Background(), j.ID, first.Claim, glossa.SyncFailed, glossa.JobProgress{}, "late", time.Now()); glossa.ErrorCode(err) != glossa.ECONFLICT {
+		t.Errorf("late finish of the superseded runner = %v, want ECONFLICT", err)
 	}
 }
 
@@ -1018,7 +1099,7 @@ func TestExport(t *testing.T) {
 	if _, err := f.srv.Get(t, exportBucket, "teamB/"+f.dir+fmt.Sprint(annA.ID)); err == nil {
 		t.Error("the refused export landed")
 	}
-	if c, _ := f.store.CountExportWrites(ctx, 1, teamB.ID); c != (glossa.ExportWriteCounts{Pending: 1, Failed: 1, Written: 1}) {
+	if c, _ := f.store.CountExportWrites(ctx, 1, teamB.ID); c != (glossa.ExportWriteCounts{Pending: 1, Failed: 1, Written: 1, LastError: want}) {
 		t.Errorf("counts of teamB's storage: %+v", c)
 	}
 	// Not due yet: nothing is claimed. Due: retried, refused again, the
@@ -1051,6 +1132,184 @@ func TestExport(t *testing.T) {
 
 func sorted(s []string) []string { slices.Sort(s); return s }
 
+// TestExportDelete deletes the objects of deleted annotations from target
+// storages with can_delete_objects, with the deleting person's own role
+// in the per-person modes: a deletion the role may do lands and is
+// audited; one its policy refuses (TeamB may write to teamB/ but not
+// delete there) is audited, says why, is counted as failing and is
+// retried with back-off, never dropped.
+func TestExportDelete(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	now := time.Now()
+	f.c.Now = func() time.Time { return now }
+	f.store.now = f.c.Now
+	teamA := f.storage(glossa.Storage{Bucket: exportBucket, Prefix: "teamA/" + f.dir, Type: glossa.StorageTarget, AuthMode: glossa.AuthBroker, CanDeleteObjects: true})
+	teamB := f.storage(glossa.Storage{Bucket: exportBucket, Prefix: "teamB/" + f.dir, Type: glossa.StorageTarget, AuthMode: glossa.AuthBroker, CanDeleteObjects: true})
+	shared := f.storage(glossa.Storage{Bucket: exportBucket, Prefix: "shared/" + f.dir, Type: glossa.StorageTarget, CanDeleteObjects: true})
+	annA := f.store.addAnnotation(7, alice, `[]`)
+	annB := f.store.addAnnotation(7, bob, `[]`)
+	for _, w := range []struct {
+		s *glossa.Storage
+		a *glossa.Annotation
+	}{{teamA, annA}, {shared, annA}, {teamB, annB}} {
+		f.store.queueWrite(w.s, w.a)
+	}
+	if n, err := f.c.RunExportWrites(ctx); n != 3 || err != nil {
+		t.Fatalf("RunExportWrites (writes) = %d, %v", n, err)
+	}
+	keyA, keyB, sharedA := glossa.ExportKey(teamA.Prefix, annA.ID), glossa.ExportKey(teamB.Prefix, annB.ID), glossa.ExportKey(shared.Prefix, annA.ID)
+	for _, k := range []string{keyA, keyB, sharedA} {
+		if _, err := f.srv.Get(t, exportBucket, k); err != nil {
+			t.Fatalf("%s was not written: %v", k, err)
+		}
+	}
+
+	// The annotations are deleted: alice deletes hers, bob his.
+	f.store.deleteAnnotation(annA)
+	f.store.deleteAnnotation(annB)
+	delA := f.store.queueDeletion(teamA, annA, alice)
+	delShared := f.store.queueDeletion(shared, annA, alice)
+	delB := f.store.queueDeletion(teamB, annB, bob)
+	never := f.store.queueDeletion(shared, &glossa.Annotation{ID: annB.ID}, alice) // nothing was written there
+	if n, err := f.c.RunExportWrites(ctx); n != 4 || err != nil {
+		t.Fatalf("RunExportWrites (deletions) = %d, %v", n, err)
+	}
+	for _, k := range []string{keyA, sharedA} {
+		if _, err := f.srv.Get(t, exportBucket, k); err == nil {
+			t.Errorf("%s is still in the bucket", k)
+		}
+	}
+	for _, d := range []*glossa.ExportDeletion{delA, delShared, never} {
+		if got := f.store.deletion(d.ID); !got.Done || got.Attempts != 0 {
+			t.Errorf("deletion of %s: %+v, want done", d.Key, got)
+		}
+	}
+
+	// Bob's role may write to teamB/ but not delete there.
+	if _, err := f.srv.Get(t, exportBucket, keyB); err != nil {
+		t.Errorf("the refused deletion deleted %s: %v", keyB, err)
+	}
+	want := "Access denied: the role " + f.srv.RoleARN("TeamB") + " may not delete s3://" + exportBucket + "/" + keyB + "."
+	if got := f.store.deletion(delB.ID); got.Done || got.Attempts != 1 || got.LastError != want || !got.NextAt.Equal(now.Add(s3.ExportBackoffMin)) {
+		t.Errorf("refused deletion: %+v, want LastError %q", got, want)
+	}
+	if c, _ := f.store.CountExportWrites(ctx, 1, teamB.ID); c != (glossa.ExportWriteCounts{Deleting: 1, DeleteFailed: 1, LastError: want}) {
+		t.Errorf("counts of teamB's storage: %+v", c)
+	}
+	if n, _ := f.c.RunExportWrites(ctx); n != 0 {
+		t.Errorf("claimed %d entries before the back-off ended", n)
+	}
+	for i := 1; i <= 2; i++ {
+		now = now.Add(s3.ExportBackoffMin << (i - 1))
+		if n, err := f.c.RunExportWrites(ctx); n != 1 || err != nil {
+			t.Errorf("retry %d: RunExportWrites = %d, %v", i, n, err)
+		}
+		if got := f.store.deletion(delB.ID); got.Done || got.Attempts != i+1 || got.LastError != want || !got.NextAt.Equal(now.Add(s3.ExportBackoffMin<<i)) {
+			t.Errorf("retry %d: %+v", i, got)
+		}
+	}
+
+	// Every federated write and deletion was audited with person, role,
+	// key and outcome; the shared storage's are not per-person.
+	type event struct {
+		op      string
+		actor   int64
+		key     any
+		outcome string
+	}
+	var events []event
+	for _, e := range f.store.auditEvents() {
+		if e.Detail["role"] != f.srv.RoleARN(roles[e.ActorID]) {
+			t.Errorf("audit event %+v names another role", e)
+		}
+		events = append(events, event{e.Detail["operation"].(string), e.ActorID, e.Detail["key"], e.Outcome})
+	}
+	wantEvents := []event{
+		{"write", alice, keyA, glossa.OutcomeSuccess}, {"write", bob, keyB, glossa.OutcomeSuccess},
+		{"delete", alice, keyA, glossa.OutcomeSuccess},
+		{"delete", bob, keyB, glossa.OutcomeFailure}, {"delete", bob, keyB, glossa.OutcomeFailure}, {"delete", bob, keyB, glossa.OutcomeFailure},
+	}
+	less := func(a, b event) int { return strings.Compare(fmt.Sprint(a), fmt.Sprint(b)) }
+	slices.SortFunc(events, less)
+	slices.SortFunc(wantEvents, less)
+	if diff := cmp.Diff(wantEvents, events, cmp.AllowUnexported(event{})); diff != "" {
+		t.Errorf("audit (-want +got)\n%s", diff)
+	}
+}
+
+// goneStore deletes an annotation at a chosen point of its export write:
+// right after the write was claimed, or after the object landed and
+// before the write is recorded; either way the write's outbox entry goes
+// with the annotation, as the store's cascade does.
+type goneStore struct {
+	*fakeStore
+	a                    *glossa.Annotation
+	afterClaim, atFinish bool
+	finishes             atomic.Int32
+}
+
+func (s *goneStore) ClaimExportWrites(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]glossa.ExportWrite, error) {
+	ws, err := s.fakeStore.ClaimExportWrites(ctx, now, lease, limit)
+	if s.afterClaim {
+		s.deleteAnnotation(s.a)
+	}
+	return ws, err
+}
+
+func (s *goneStore) FinishExportWrite(ctx context.Context, id int64, errMsg string, next time.Time) error {
+	s.finishes.Add(1)
+	if s.atFinish {
+		s.deleteAnnotation(s.a)
+	}
+	return s.fakeStore.FinishExportWrite(ctx, id, errMsg, next)
+}
+
+// TestExportWriteOfDeletedAnnotation: a write whose annotation is deleted
+// while it is being carried out has nothing left to record, and the
+// worker says nothing about it above debug.
+func TestExportWriteOfDeletedAnnotation(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name                 string
+		afterClaim, atFinish bool
+		finishes             int32
+		landed               bool
+	}{
+		{"deleted after the claim", true, false, 0, false},
+		{"deleted while the object was written", false, true, 1, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t)
+			s := f.storage(glossa.Storage{Bucket: exportBucket, Prefix: "shared/" + f.dir, Type: glossa.StorageTarget})
+			a := f.store.addAnnotation(s.ProjectID, alice, `[]`)
+			f.store.queueWrite(s, a)
+			store := &goneStore{fakeStore: f.store, a: a, afterClaim: tc.afterClaim, atFinish: tc.atFinish}
+			var logs bytes.Buffer
+			c := f.with(f.c.Creds)
+			c.Store, c.Annotations = store, store
+			c.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+			if n, err := c.RunExportWrites(context.Background()); n != 1 || err != nil {
+				t.Fatalf("RunExportWrites = %d, %v; want 1, nil", n, err)
+			}
+			if logs.Len() != 0 {
+				t.Errorf("logged:\n%s", logs.String())
+			}
+			if got := store.finishes.Load(); got != tc.finishes {
+				t.Errorf("FinishExportWrite called %d times, want %d", got, tc.finishes)
+			}
+			if c, _ := f.store.CountExportWrites(context.Background(), 1, s.ID); c != (glossa.ExportWriteCounts{}) {
+				t.Errorf("counts: %+v, want none", c)
+			}
+			if _, err := f.srv.Get(t, exportBucket, glossa.ExportKey(s.Prefix, a.ID)); (err == nil) != tc.landed {
+				t.Errorf("object landed = %v, want %v", err == nil, tc.landed)
+			}
+		})
+	}
+}
+
 func TestTargetSync(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
@@ -1067,7 +1326,7 @@ func TestTargetSync(t *testing.T) {
 		t.Errorf("progress (-want +got)\n%s", diff)
 	}
 	for _, a := range anns {
-		if _, err := f.srv.Get(t, exportBucket, s3.ExportKey(s.Prefix, a.ID)); err != nil {
+		if _, err := f.srv.Get(t, exportBucket, glossa.ExportKey(s.Prefix, a.ID)); err != nil {
 			t.Errorf("annotation %d not exported: %v", a.ID, err)
 		}
 	}
@@ -1162,7 +1421,7 @@ func TestStorageDown(t *testing.T) {
 	if got := f.store.write(w.ID); !got.Done {
 		t.Errorf("write after the restart: %+v", got)
 	}
-	if _, err := srv.Get(t, exportBucket, s3.ExportKey(dst.Prefix, w.AnnotationID)); err != nil {
+	if _, err := srv.Get(t, exportBucket, glossa.ExportKey(dst.Prefix, w.AnnotationID)); err != nil {
 		t.Errorf("the retried export did not land: %v", err)
 	}
 	if j := f.sync(t, src); j.Status != glossa.SyncCompleted || j.Created != 1 {

@@ -27,6 +27,12 @@ import (
 // errCanceled ends a job whose cancellation was requested.
 var errCanceled = errors.New("s3: sync canceled")
 
+// errTakenOver ends the run of a job that another process has claimed
+// since: this run was slow enough for its heartbeat to go stale, and the
+// store refuses its reports (ECONFLICT). It stops without finishing the
+// job, which is the other run's now.
+var errTakenOver = errors.New("s3: sync taken over by another worker")
+
 // RunSync runs a claimed storage job to its end and records the outcome
 // with FinishStorageJob: completed; failed, with a sentence saying why
 // (Explain); or canceled, when cancellation was requested. A source job
@@ -45,17 +51,17 @@ var errCanceled = errors.New("s3: sync canceled")
 // returns an error only when the store failed (the job is recorded as
 // failed if the store still can) or ctx ended (the job is then left
 // running, and another process takes it over once its heartbeat is
-// StaleAfter old; syncs are idempotent, so nothing is duplicated).
+// StaleAfter old; syncs are idempotent, so nothing is duplicated). A run
+// whose job was taken over meanwhile (it was slow, not dead) learns it at
+// its next report and returns nil without finishing the job or
+// overwriting its progress.
 func (c *Connector) RunSync(ctx context.Context, job *glossa.StorageJob) error {
 	c.setup()
 	s, err := c.Store.FindStorageByID(ctx, job.OrgID, job.StorageID)
 	if glossa.ErrorCode(err) == glossa.ENOTFOUND {
 		// Left running, the job would be taken over again and again.
-		err := c.Store.FinishStorageJob(ctx, job.ID, glossa.SyncFailed, glossa.JobProgress{}, "The storage no longer exists.", c.now())
-		if err != nil {
-			return fmt.Errorf("s3: finish job %d: %w", job.ID, err)
-		}
-		return nil
+		r := &run{c: c, job: job, s: &glossa.Storage{ID: job.StorageID}}
+		return r.finish(ctx, glossa.Errorf(glossa.ENOTFOUND, "The storage no longer exists."))
 	}
 	if err != nil {
 		return fmt.Errorf("s3: job %d: %w", job.ID, err)
@@ -84,8 +90,21 @@ type run struct {
 	reported glossa.JobProgress
 	// note says why objects failed, for the job's outcome: the first
 	// reason and how many.
-	note     string
-	canceled atomic.Bool
+	note string
+	// canceled and takenOver are learned from reports (the heartbeat's
+	// too) and stop the run at its next check.
+	canceled, takenOver atomic.Bool
+}
+
+// stopped returns why the run must stop (errTakenOver, errCanceled), or nil.
+func (r *run) stopped() error {
+	switch {
+	case r.takenOver.Load():
+		return errTakenOver
+	case r.canceled.Load():
+		return errCanceled
+	}
+	return nil
 }
 
 // add changes the counters.
@@ -108,11 +127,19 @@ func (r *run) failObject(key, reason string) {
 }
 
 // report records progress and a heartbeat; it returns errCanceled when
-// cancellation was requested (now or by an earlier heartbeat).
+// cancellation was requested, and errTakenOver when another process has
+// claimed the job (now or at an earlier heartbeat).
 func (r *run) report(ctx context.Context) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	cancel, err := r.c.Store.ReportStorageJob(ctx, r.job.ID, r.p, r.c.now())
+	if r.takenOver.Load() {
+		return errTakenOver
+	}
+	cancel, err := r.c.Store.ReportStorageJob(ctx, r.job.ID, r.job.Claim, r.p, r.c.now())
+	if glossa.ErrorCode(err) == glossa.ECONFLICT {
+		r.takenOver.Store(true)
+		return errTakenOver
+	}
 	if err != nil {
 		return fmt.Errorf("s3: report job %d: %w", r.job.ID, err)
 	}
@@ -120,10 +147,7 @@ func (r *run) report(ctx context.Context) error {
 	if cancel {
 		r.canceled.Store(true)
 	}
-	if r.canceled.Load() {
-		return errCanceled
-	}
-	return nil
+	return r.stopped()
 }
 
 // reportChanged reports progress if it changed since the last report.
@@ -132,10 +156,7 @@ func (r *run) reportChanged(ctx context.Context) error {
 	changed := r.p != r.reported
 	r.mu.Unlock()
 	if !changed {
-		if r.canceled.Load() {
-			return errCanceled
-		}
-		return nil
+		return r.stopped()
 	}
 	return r.report(ctx)
 }
@@ -156,7 +177,7 @@ func (r *run) heartbeat(ctx context.Context) (stop func()) {
 			case <-ctx.Done():
 				return
 			case <-t.C:
-				if err := r.report(ctx); err != nil && !errors.Is(err, errCanceled) {
+				if err := r.report(ctx); err != nil && !errors.Is(err, errCanceled) && !errors.Is(err, errTakenOver) {
 					r.c.logger().Error("s3: heartbeat", "job", r.job.ID, "err", err)
 				}
 			}
@@ -165,10 +186,13 @@ func (r *run) heartbeat(ctx context.Context) (stop func()) {
 	return func() { close(done); wg.Wait() }
 }
 
-// finish records the job's outcome.
+// finish records the job's outcome, unless the job has been taken over.
 func (r *run) finish(ctx context.Context, runErr error) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
+	}
+	if errors.Is(runErr, errTakenOver) {
+		return r.yield()
 	}
 	status, msg := glossa.SyncCompleted, ""
 	switch {
@@ -194,12 +218,22 @@ func (r *run) finish(ctx context.Context, runErr error) error {
 		}
 		msg = strings.TrimSpace(fmt.Sprintf("%s %d %s could not be imported; the first: %s.", msg, p.Failed, what, note))
 	}
-	if err := r.c.Store.FinishStorageJob(ctx, r.job.ID, status, p, msg, r.c.now()); err != nil {
+	if err := r.c.Store.FinishStorageJob(ctx, r.job.ID, r.job.Claim, status, p, msg, r.c.now()); err != nil {
+		if glossa.ErrorCode(err) == glossa.ECONFLICT {
+			return r.yield() // taken over since the last report
+		}
 		return fmt.Errorf("s3: finish job %d: %w", r.job.ID, err)
 	}
 	if status == glossa.SyncFailed && glossa.ErrorCode(runErr) == glossa.EINTERNAL {
 		return runErr // recorded as failed, and worth a log line upstream
 	}
+	return nil
+}
+
+// yield ends a run whose job another process has taken over: that
+// process finishes it.
+func (r *run) yield() error {
+	r.c.logger().Warn("s3: sync taken over by another worker; this one stops", "storage", r.s.ID, "job", r.job.ID)
 	return nil
 }
 
@@ -360,7 +394,7 @@ func (b *batcher) add(ctx context.Context, o glossa.StorageObject) error {
 }
 
 // flush commits the collected objects (if any) and reports progress if
-// it changed, returning errCanceled when the job should stop.
+// it changed, returning errCanceled or errTakenOver when the job should stop.
 func (b *batcher) flush(ctx context.Context) error {
 	if len(b.objs) > 0 {
 		created, skipped, err := b.c.Store.AddStorageObjects(ctx, b.r.s, b.objs)
@@ -444,8 +478,8 @@ func (c *Connector) readTaskFiles(ctx context.Context, a *access, ab about, b *b
 			}
 		}
 		keys = keys[n:]
-		if b.r.canceled.Load() {
-			return b.flush(ctx) // commits what was read, then reports errCanceled
+		if b.r.stopped() != nil {
+			return b.flush(ctx) // commits what was read, then reports why it stops
 		}
 	}
 	return nil

@@ -87,22 +87,6 @@ func TestExplain(t *testing.T) {
 	}
 }
 
-func TestExportKey(t *testing.T) {
-	for _, tt := range []struct {
-		prefix string
-		want   string
-	}{
-		{"", "42"},
-		{"exports", "exports/42"},
-		{"exports/", "exports/42"},
-		{"a/b//", "a/b/42"},
-	} {
-		if got := s3.ExportKey(tt.prefix, 42); got != tt.want {
-			t.Errorf("ExportKey(%q, 42) = %q, want %q", tt.prefix, got, tt.want)
-		}
-	}
-}
-
 // fixedCreds is a credential source that hands out the same credentials.
 func fixedCreds(c glossa.Credentials) s3.CredentialSource {
 	return credsFunc(func(context.Context, *glossa.Storage, int64) (glossa.Credentials, error) { return c, nil })

@@ -11,8 +11,8 @@ import (
 
 // Run is the background worker: it claims storage jobs (queued ones, or
 // running ones whose process stopped sending heartbeats StaleAfter ago)
-// and runs them one at a time, and, alongside, writes the export writes
-// that are due. It looks for work every PollInterval, and at once after
+// and runs them one at a time, and, alongside, carries out the export
+// writes and deletions that are due. It looks for work every PollInterval, and at once after
 // Kick. Several processes may run it against one database: each job and
 // each write is claimed by one of them. Run returns when ctx ends; a job
 // running then is taken over by another process once its heartbeat is
@@ -25,7 +25,8 @@ func (c *Connector) Run(ctx context.Context) {
 	wg.Wait()
 }
 
-// Kick wakes the worker early: a job or an export write was just queued.
+// Kick wakes the worker early: a job, an export write or a deletion was
+// just queued.
 // It never blocks.
 func (c *Connector) Kick() {
 	c.setup()
@@ -75,7 +76,8 @@ func (c *Connector) runJobs(ctx context.Context) {
 	}
 }
 
-// runWrites writes due export writes until fewer than a full claim are due.
+// runWrites carries out due export writes and deletions until fewer than
+// a full claim of each are due.
 func (c *Connector) runWrites(ctx context.Context) {
 	for ctx.Err() == nil {
 		n, err := c.RunExportWrites(ctx)
