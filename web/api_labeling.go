@@ -459,6 +459,9 @@ func (s *Server) deleteTasks(ctx context.Context, p *glossa.Principal, pr *gloss
 		if len(ids) > 0 {
 			n, err := s.Labeling.DeleteTasks(ctx, p.OrgID, pr.ID, ids)
 			deleted += n
+			if n > 0 {
+				s.Storage.Kick() // the store may have queued deletions of exported objects
+			}
 			if err != nil {
 				return deleted, err
 			}

@@ -159,6 +159,7 @@ func (s *Server) handleTaskDelete(w http.ResponseWriter, r *http.Request, p *glo
 	if err := s.Tasks.DeleteTask(r.Context(), p.OrgID, t.ID); err != nil {
 		return err
 	}
+	s.Storage.Kick() // the store may have queued deletions of exported objects
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
@@ -343,6 +344,7 @@ func (s *Server) handleAnnotationDelete(w http.ResponseWriter, r *http.Request, 
 	if err := s.Annotations.DeleteAnnotation(r.Context(), p.OrgID, a.ID); err != nil {
 		return err
 	}
+	s.Storage.Kick() // the store may have queued deletions of exported objects
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

@@ -60,7 +60,7 @@ func (f *fakeStorageAccess) can(userID int64, key string) bool {
 	return false
 }
 
-func (f *fakeStorageAccess) CanRead(ctx context.Context, s *glossa.Storage, userID int64, key string) (bool, error) {
+func (f *fakeStorageAccess) mayRead(ctx context.Context, s *glossa.Storage, userID int64, key string) (bool, error) {
 	if err := f.CheckAccess(ctx, s, userID); err != nil {
 		return false, err
 	}
@@ -81,7 +81,7 @@ func (f *fakeStorageAccess) ReadableFolders(ctx context.Context, s *glossa.Stora
 }
 
 func (f *fakeStorageAccess) MediaURL(ctx context.Context, s *glossa.Storage, userID int64, key string) (string, error) {
-	if ok, err := f.CanRead(ctx, s, userID, key); err != nil || !ok {
+	if ok, err := f.mayRead(ctx, s, userID, key); err != nil || !ok {
 		return "", glossa.Errorf(glossa.EFORBIDDEN, "Your role may not read this file.")
 	}
 	return fmt.Sprintf("https://s3.example/%s/%s?signed-for=%d", s.Bucket, key, userID), nil
@@ -321,23 +321,51 @@ func TestStorageVisibility(t *testing.T) {
 
 // TestAnnotationQueuesExportWrites: saving an annotation queues its write
 // to each target storage of the project in the same transaction, and
-// wakes the worker.
+// wakes the worker; deleting it queues the deletion of its object (the
+// storage has can_delete_objects) and wakes the worker again; the project
+// page shows both.
 func TestAnnotationQueuesExportWrites(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, ts *TestServer) {
 		f := mustFixture(t, ts, "acme")
 		access := &fakeStorageAccess{}
 		ts.Web.Storage = access
 		var target map[string]any
-		ts.As(t, f.manager).Must(t, 201, "POST", "/api/storages/export/s3", storageBody(f.project.ID, map[string]any{"prefix": "exports/"}), &target)
-		ts.As(t, f.annotat).Must(t, 201, "POST", fmt.Sprintf("/api/tasks/%d/annotations", f.task.ID), map[string]any{"result": choice("Negative")}, nil)
+		ts.As(t, f.manager).Must(t, 201, "POST", "/api/storages/export/s3",
+			storageBody(f.project.ID, map[string]any{"prefix": "exports/", "can_delete_objects": true}), &target)
+		var ann map[string]any
+		ts.As(t, f.annotat).Must(t, 201, "POST", fmt.Sprintf("/api/tasks/%d/annotations", f.task.ID), map[string]any{"result": choice("Negative")}, &ann)
 		if access.kicks == 0 {
 			t.Fatal("the worker was not woken")
 		}
-		var st map[string]any
-		ts.As(t, f.manager).Must(t, 200, "GET", fmt.Sprintf("/api/storages/export/s3/%v", target["id"]), nil, &st)
-		export, _ := st["export"].(map[string]any)
-		if export == nil || export["pending"] != float64(1) {
-			t.Fatalf("target storage after one annotation: %v", st)
+		export := func() map[string]any {
+			t.Helper()
+			var st map[string]any
+			ts.As(t, f.manager).Must(t, 200, "GET", fmt.Sprintf("/api/storages/export/s3/%v", target["id"]), nil, &st)
+			e, _ := st["export"].(map[string]any)
+			if e == nil {
+				t.Fatalf("no export counts: %v", st)
+			}
+			return e
+		}
+		if e := export(); e["pending"] != float64(1) {
+			t.Fatalf("target storage after one annotation: %v", e)
+		}
+		page := string(ts.As(t, f.manager).Do(t, "GET", fmt.Sprintf("/projects/%d", f.project.ID), nil).Body)
+		if !strings.Contains(page, "0 written, 1 waiting") {
+			t.Errorf("the project page does not show the waiting write:\n%s", page)
+		}
+
+		kicks := access.kicks
+		ts.As(t, f.annotat).Must(t, 204, "DELETE", fmt.Sprintf("/api/annotations/%v", ann["id"]), nil, nil)
+		if access.kicks == kicks {
+			t.Error("deleting the annotation did not wake the worker")
+		}
+		if e := export(); e["pending"] != float64(0) || e["deleting"] != float64(1) {
+			t.Fatalf("target storage after the annotation was deleted: %v", e)
+		}
+		page = string(ts.As(t, f.manager).Do(t, "GET", fmt.Sprintf("/projects/%d", f.project.ID), nil).Body)
+		if !strings.Contains(page, "0 deleted, 1 to delete") {
+			t.Errorf("the project page does not show the waiting deletion:\n%s", page)
 		}
 	})
 }

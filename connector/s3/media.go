@@ -194,46 +194,13 @@ func (c *Connector) OpenMedia(ctx context.Context, s *glossa.Storage, userID int
 	return out.Body, info, nil
 }
 
-// decisionKey names one visibility decision: of an object (folder false)
-// or a folder, for a person's particular credentials, so that new
-// credentials (a new sign-in, perhaps with another role) decide afresh.
+// decisionKey names one visibility decision, of a folder, for a person's
+// particular credentials, so that new credentials (a new sign-in, perhaps
+// with another role) decide afresh.
 type decisionKey struct {
 	storageID, userID int64
 	accessKeyID       string
-	folder            bool
-	name              string
-}
-
-// CanRead reports whether userID's credentials may read key of s,
-// deciding by a HeadObject with them: allowed (true), or refused or
-// absent (false). Decisions are cached per storage, person, credentials
-// and key until the credentials expire; each new one is audited (action
-// "federation.access", operation "check"). Errors are those of the
-// credentials (EREAUTH) or of a store that did not answer. In the shared
-// modes the bucket cannot tell one person from another, and every object
-// is readable (true, without a call); Glossa roles decide.
-func (c *Connector) CanRead(ctx context.Context, s *glossa.Storage, userID int64, key string) (bool, error) {
-	if !s.AuthMode.PerPerson() {
-		return true, nil
-	}
-	c.setup()
-	a, err := c.acquire(ctx, s, userID)
-	if err != nil {
-		return false, err
-	}
-	k := decisionKey{storageID: s.ID, userID: userID, accessKeyID: a.creds.AccessKeyID, name: key}
-	if ok, hit := c.decisions.get(k, c.now()); hit {
-		return ok, nil
-	}
-	role := c.roleOf(ctx, s, userID)
-	ab := aboutStorage(s, "read", role).withKey(key)
-	ok, reason, err := c.headObject(ctx, a, ab, key)
-	if err != nil {
-		return false, err
-	}
-	c.decisions.put(k, ok, c.decisionExpiry(a.creds))
-	c.audit(ctx, s, userID, "check", role, "key", key, ok, reason)
-	return ok, nil
+	folder            string
 }
 
 // headObject decides one object: readable, or refused/absent with the
@@ -290,7 +257,7 @@ func (c *Connector) ReadableFolders(ctx context.Context, s *glossa.Storage, user
 	readable := make([]bool, len(folders))
 	var todo []int
 	for i, f := range folders {
-		k := decisionKey{storageID: s.ID, userID: userID, accessKeyID: a.creds.AccessKeyID, folder: true, name: f}
+		k := decisionKey{storageID: s.ID, userID: userID, accessKeyID: a.creds.AccessKeyID, folder: f}
 		if ok, hit := c.decisions.get(k, now); hit {
 			readable[i] = ok
 		} else {
@@ -309,7 +276,7 @@ func (c *Connector) ReadableFolders(ctx context.Context, s *glossa.Storage, user
 				return
 			}
 			readable[i] = ok
-			k := decisionKey{storageID: s.ID, userID: userID, accessKeyID: a.creds.AccessKeyID, folder: true, name: f}
+			k := decisionKey{storageID: s.ID, userID: userID, accessKeyID: a.creds.AccessKeyID, folder: f}
 			c.decisions.put(k, ok, c.decisionExpiry(a.creds))
 			c.audit(ctx, s, userID, "check", role, "prefix", f, ok, reason)
 		})

@@ -740,61 +740,45 @@ func (r roleNamed) RoleARN(context.Context, *glossa.Storage, int64) string { ret
 
 // TestVisibility shows that what each person sees of a per-person storage
 // is what their role's policy allows: alice (TeamA) and bob (TeamB) get
-// opposite answers for the same objects and folders, decided by the
-// bucket with their own session credentials, cached until those expire.
+// opposite answers for the same folders, decided by the bucket with their
+// own session credentials, cached until those expire.
 func TestVisibility(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	ctx := context.Background()
-	a1, a2, b1 := "teamA/"+f.dir+"1.jpg", "teamA/"+f.dir+"sub/2.jpg", "teamB/"+f.dir+"1.jpg"
-	for _, k := range []string{a1, a2, b1} {
+	for _, k := range []string{"teamA/" + f.dir + "1.jpg", "teamA/" + f.dir + "sub/2.jpg", "teamB/" + f.dir + "1.jpg"} {
 		f.srv.Put(t, tasksBucket, k, []byte("x"))
 	}
 	s := f.storage(glossa.Storage{Bucket: tasksBucket, AuthMode: glossa.AuthBroker})
+	// teamC's folder holds nothing any more: readable by no one.
 	folders := []string{"teamA/" + f.dir, "teamA/" + f.dir + "sub/", "teamB/" + f.dir, "teamC/" + f.dir}
-	missing := "teamA/" + f.dir + "missing.jpg"
 
-	type decisions struct {
-		CanRead  map[string]bool
-		Readable []string
-	}
-	decide := func(t *testing.T, c *s3.Connector, userID int64) decisions {
+	decide := func(t *testing.T, c *s3.Connector, userID int64) []string {
 		t.Helper()
-		d := decisions{CanRead: map[string]bool{}}
-		for _, key := range []string{a1, a2, b1, missing} {
-			ok, err := c.CanRead(ctx, s, userID, key)
-			if err != nil {
-				t.Fatalf("CanRead(%s) as %s: %v", key, roles[userID], err)
-			}
-			d.CanRead[key] = ok
-		}
-		var err error
-		if d.Readable, err = c.ReadableFolders(ctx, s, userID, folders); err != nil {
+		readable, err := c.ReadableFolders(ctx, s, userID, folders)
+		if err != nil {
 			t.Fatalf("ReadableFolders as %s: %v", roles[userID], err)
 		}
-		return d
+		return readable
 	}
-	want := map[int64]decisions{
-		alice: {CanRead: map[string]bool{a1: true, a2: true, b1: false, missing: false}, Readable: folders[:2]},
-		bob:   {CanRead: map[string]bool{a1: false, a2: false, b1: true, missing: false}, Readable: folders[2:3]},
-	}
+	want := map[int64][]string{alice: folders[:2], bob: folders[2:3]}
 	for _, u := range []int64{alice, bob} {
 		if diff := cmp.Diff(want[u], decide(t, f.c, u)); diff != "" {
-			t.Errorf("decisions of %s (-want +got)\n%s", roles[u], diff)
+			t.Errorf("readable folders of %s (-want +got)\n%s", roles[u], diff)
 		}
 	}
 
-	// Each decision was audited once, with the person, their role and
-	// the outcome.
+	// Each decision was audited once, with the person, their role, the
+	// folder and the outcome.
 	events := f.store.auditEvents()
-	if len(events) != 16 {
-		t.Fatalf("%d audit events, want 16 (2 people × (4 keys + 4 folders))", len(events))
+	if len(events) != 8 {
+		t.Fatalf("%d audit events, want 8 (2 people × 4 folders)", len(events))
 	}
 	for _, e := range events {
 		allowed := e.Detail["allowed"].(bool)
 		if e.Action != "federation.access" || e.Detail["operation"] != "check" || roles[e.ActorID] == "" ||
 			e.Detail["role"] != f.srv.RoleARN(roles[e.ActorID]) ||
-			(e.Outcome == glossa.OutcomeSuccess) != allowed || (e.Detail["key"] == nil && e.Detail["prefix"] == nil) {
+			(e.Outcome == glossa.OutcomeSuccess) != allowed || e.Detail["prefix"] == nil {
 			t.Errorf("audit event %+v", e)
 		}
 	}
@@ -804,23 +788,20 @@ func TestVisibility(t *testing.T) {
 	f.requests.Store(0)
 	for _, u := range []int64{alice, bob} {
 		if diff := cmp.Diff(want[u], decide(t, f.c, u)); diff != "" {
-			t.Errorf("cached decisions of %s (-want +got)\n%s", roles[u], diff)
+			t.Errorf("cached readable folders of %s (-want +got)\n%s", roles[u], diff)
 		}
 	}
 	if n := f.requests.Load(); n != 0 {
 		t.Errorf("cached decisions sent %d requests, want 0", n)
 	}
-	if n := len(f.store.auditEvents()); n != 16 {
-		t.Errorf("%d audit events after cached decisions, want 16", n)
+	if n := len(f.store.auditEvents()); n != 8 {
+		t.Errorf("%d audit events after cached decisions, want 8", n)
 	}
 
 	// Once the credentials expire, no cached decision answers for them:
 	// the person must sign in again.
 	exp := f.session(alice).Expires
 	f.c.Now = func() time.Time { return exp }
-	if _, err := f.c.CanRead(ctx, s, alice, a1); glossa.ErrorCode(err) != glossa.EREAUTH {
-		t.Errorf("CanRead with expired credentials = %v, want EREAUTH", err)
-	}
 	if _, err := f.c.ReadableFolders(ctx, s, alice, folders); glossa.ErrorCode(err) != glossa.EREAUTH {
 		t.Errorf("ReadableFolders with expired credentials = %v, want EREAUTH", err)
 	}
@@ -831,16 +812,18 @@ func TestVisibility(t *testing.T) {
 	f.signIn(t, alice, "TeamB")
 	f.requests.Store(0)
 	if diff := cmp.Diff(want[bob], decide(t, f.c, alice)); diff != "" {
-		t.Errorf("decisions of alice's new credentials (-want +got)\n%s", diff)
+		t.Errorf("readable folders of alice's new credentials (-want +got)\n%s", diff)
 	}
 	if f.requests.Load() == 0 {
 		t.Error("new credentials were answered from the cache")
 	}
 
-	// Shared modes: the bucket cannot tell people apart; everything is visible.
+	// Shared modes: the bucket cannot tell people apart; every folder is
+	// visible, without a request.
 	shared := f.storage(glossa.Storage{Bucket: tasksBucket})
-	if ok, err := f.c.CanRead(ctx, shared, alice, b1); !ok || err != nil {
-		t.Errorf("CanRead, static = %v, %v", ok, err)
+	f.requests.Store(0)
+	if got, err := f.c.ReadableFolders(ctx, shared, alice, folders); err != nil || !slices.Equal(got, folders) || f.requests.Load() != 0 {
+		t.Errorf("ReadableFolders, static = %v, %v (%d requests)", got, err, f.requests.Load())
 	}
 }
 
@@ -951,8 +934,8 @@ func TestSessionsExpire(t *testing.T) {
 			t.Fatalf("GET presigned URL of the live session: %d %q", code, body)
 		}
 	}
-	if ok, err := f.c.CanRead(ctx, s, alice, key); !ok || err != nil {
-		t.Fatalf("CanRead of the live session = %v, %v", ok, err)
+	if got, err := f.c.ReadableFolders(ctx, s, alice, []string{"teamA/" + f.dir}); len(got) != 1 || err != nil {
+		t.Fatalf("ReadableFolders of the live session = %v, %v", got, err)
 	}
 	body, _, err := f.c.OpenMedia(ctx, s, alice, key, "")
 	if err != nil {
@@ -969,16 +952,16 @@ func TestSessionsExpire(t *testing.T) {
 	if _, err := f.c.MediaURL(ctx, s, alice, key); glossa.ErrorCode(err) != glossa.EREAUTH {
 		t.Errorf("MediaURL after expiry = %v, want EREAUTH", err)
 	}
-	if _, err := f.c.CanRead(ctx, s, alice, key); glossa.ErrorCode(err) != glossa.EREAUTH {
-		t.Errorf("CanRead after expiry = %v, want EREAUTH (not the cached decision)", err)
+	if _, err := f.c.ReadableFolders(ctx, s, alice, []string{"teamA/" + f.dir}); glossa.ErrorCode(err) != glossa.EREAUTH {
+		t.Errorf("ReadableFolders after expiry = %v, want EREAUTH (not the cached decision)", err)
 	}
 	if _, _, err := f.c.OpenMedia(ctx, s, alice, key, ""); glossa.ErrorCode(err) != glossa.EREAUTH {
 		t.Errorf("OpenMedia after expiry = %v, want EREAUTH", err)
 	}
 	// Signing in again gives new credentials that work at once.
 	f.signIn(t, alice, "TeamA")
-	if ok, err := f.c.CanRead(ctx, s, alice, key); !ok || err != nil {
-		t.Errorf("CanRead with new credentials = %v, %v", ok, err)
+	if got, err := f.c.ReadableFolders(ctx, s, alice, []string{"teamA/" + f.dir}); len(got) != 1 || err != nil {
+		t.Errorf("ReadableFolders with new credentials = %v, %v", got, err)
 	}
 }
 
