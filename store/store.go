@@ -445,8 +445,9 @@ func (c conn) acquire(ctx context.Context, query string) *cachedStmt {
 	}
 	if c.tx != nil {
 		cs := c.stmts.cached(query)
-		if cs == nil {
-			*c.pending = append(*c.pending, query)
+		// A statement run in a loop is noted once, not once per row.
+		if p := *c.pending; cs == nil && (len(p) == 0 || p[len(p)-1] != query) {
+			*c.pending = append(p, query)
 		}
 		return cs
 	}
