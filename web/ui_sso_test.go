@@ -21,9 +21,9 @@ import (
 
 	"github.com/beevik/etree"
 	"github.com/google/go-cmp/cmp"
-	dsig "github.com/russellhaering/goxmldsig"
 
 	"github.com/glossa-dev/glossa"
+	"github.com/glossa-dev/glossa/internal/samlattack"
 	"github.com/glossa-dev/glossa/saml"
 	"github.com/glossa-dev/glossa/secret"
 )
@@ -475,8 +475,8 @@ func mustRealSSO(t *testing.T, ts *TestServer, org *glossa.Organization, owner *
 	if err := sp.RotateKeys(context.Background(), org); err != nil {
 		t.Fatal(err)
 	}
-	idp := &benchIdP{cert: benchKeys(t).idpCert, entityID: "https://idp.example.net/saml/metadata"}
-	ts.As(t, owner).Must(t, http.StatusOK, "POST", "/api/saml/settings", map[string]any{"metadata_xml": idp.metadata()}, nil)
+	k := samlattack.MustKeys(t)
+	ts.As(t, owner).Must(t, http.StatusOK, "POST", "/api/saml/settings", map[string]any{"metadata_xml": k.PlainIdPMetadata(samlattack.IdPEntityID, k.IdPCert)}, nil)
 }
 
 // spKeyCerts lists the organization's live SP keys from the store as
@@ -696,33 +696,18 @@ func TestUISSOKeyRotation(t *testing.T) {
 
 // signedIdPMetadata is IdP metadata with a signing certificate, signed by
 // the IdP's key as IdPs sign what they publish: an enveloped signature,
-// first child of the root (SAML metadata §3.1).
+// first child of the root (SAML metadata §3.1), which is where
+// samlattack's Sign puts it in an element without an Issuer.
 func signedIdPMetadata(t *testing.T) string {
 	t.Helper()
-	k := benchKeys(t)
+	k := samlattack.MustKeys(t)
 	doc := etree.NewDocument()
-	if err := doc.ReadFromString((&benchIdP{cert: k.idpCert, entityID: "https://idp.example.net/saml/metadata"}).metadata()); err != nil {
+	if err := doc.ReadFromString(k.PlainIdPMetadata(samlattack.IdPEntityID, k.IdPCert)); err != nil {
 		t.Fatal(err)
 	}
 	root := doc.Root()
 	root.CreateAttr("ID", "_metadata")
-	ctx, err := dsig.NewSigningContext(k.idp, [][]byte{k.idpCert.Raw})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx.Canonicalizer = dsig.MakeC14N10ExclusiveCanonicalizerWithPrefixList("")
-	if err := ctx.SetSignatureMethod(dsig.RSASHA256SignatureMethod); err != nil {
-		t.Fatal(err)
-	}
-	signed, err := ctx.SignEnveloped(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// SignEnveloped appends the signature: move it to the front.
-	sig := signed.Child[len(signed.Child)-1].(*etree.Element)
-	signed.Child = signed.Child[:len(signed.Child)-1]
-	signed.InsertChildAt(0, sig)
-	doc.SetRoot(signed)
+	doc.SetRoot(samlattack.NewFixture(t).Sign(root, &samlattack.Options{}))
 	s, err := doc.WriteToString()
 	if err != nil {
 		t.Fatal(err)
@@ -764,7 +749,7 @@ func TestUISSOMetadataPin(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, ts *TestServer) {
 		ctx := context.Background()
 		org, owner := ts.MustOrg(t, "acme")
-		k := benchKeys(t)
+		k := samlattack.MustKeys(t)
 		signed := signedIdPMetadata(t)
 		const mdURL = "https://idp.example.net/saml/metadata"
 		ts.Web.Metadata = checkingFetcher{mdURL: signed}
@@ -779,7 +764,7 @@ func TestUISSOMetadataPin(t *testing.T) {
 
 		// Pin the certificate that signs the metadata (pasted with the
 		// CRLF line ends of a text box).
-		pin := certPEM(k.idpCert)
+		pin := certPEM(k.IdPCert)
 		form.Set("metadata_signing_cert", strings.ReplaceAll(pin, "\n", "\r\n"))
 		resp := c.SubmitForm(t, "/organization/sso", form)
 		if resp.Status != http.StatusSeeOther {
@@ -794,13 +779,13 @@ func TestUISSOMetadataPin(t *testing.T) {
 		}
 		fetched := saved.FetchedAt.UTC().Format("2006-01-02 15:04 UTC")
 		wantPage(t, c.Page(t, resp.Header.Get("Location")), http.StatusOK, "Saved.", "-----BEGIN CERTIFICATE-----",
-			"Pinned: <code>CN=idp.example.net</code>", fingerprint(k.idpCert.Raw), "valid until "+k.idpCert.NotAfter.UTC().Format(time.DateOnly),
+			"Pinned: <code>CN=idp.example.net</code>", fingerprint(k.IdPCert.Raw), "valid until "+k.IdPCert.NotAfter.UTC().Format(time.DateOnly),
 			"Verified: the metadata of the last fetch, "+fetched+", is signed by this certificate.")
 
 		for _, tc := range []struct{ name, pin, want string }{
 			{"not a certificate", "not a certificate", "The metadata signing certificate is not a PEM certificate: paste the certificate"},
 			{"a key", "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQc=\n-----END PUBLIC KEY-----", "The metadata signing certificate is not a PEM certificate: paste the certificate"},
-			{"another certificate", certPEM(k.idp2Cert), "The IdP metadata is not signed by the pinned certificate."},
+			{"another certificate", certPEM(k.IdP2Cert), "The IdP metadata is not signed by the pinned certificate."},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				bad := url.Values{}

@@ -128,6 +128,22 @@ func selfSigned(key *rsa.PrivateKey, cn string, serial int64, notBefore, notAfte
 // signing, and AttackerCert for encryption only (which must not be trusted
 // for signatures), with the IdP's SSO and SLO endpoints.
 func (k *Keys) IdPMetadata(entityID string, certs ...*x509.Certificate) string {
+	return k.idpMetadata(entityID, false, certs)
+}
+
+// PlainIdPMetadata returns IdP metadata for entityID as the plainest IdPs
+// publish it: certs for signing, the SLO endpoint and one SSO endpoint
+// (HTTP-Redirect). It serves benchmarks of the SP's ordinary work, to
+// which IdPMetadata's extras for the corpus (the encryption-only
+// certificate, the POST endpoint) would add each time the SP reads the
+// metadata.
+func (k *Keys) PlainIdPMetadata(entityID string, certs ...*x509.Certificate) string {
+	return k.idpMetadata(entityID, true, certs)
+}
+
+// idpMetadata writes the metadata of IdPMetadata, or of PlainIdPMetadata
+// when plain is set.
+func (k *Keys) idpMetadata(entityID string, plain bool, certs []*x509.Certificate) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, `<?xml version="1.0"?>
 <md:EntityDescriptor xmlns:md="%s" xmlns:ds="%s" entityID="%s">
@@ -139,13 +155,20 @@ func (k *Keys) IdPMetadata(entityID string, certs ...*x509.Certificate) string {
 </ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>
 `, base64.StdEncoding.EncodeToString(c.Raw))
 	}
-	fmt.Fprintf(&b, `    <md:KeyDescriptor use="encryption"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>%s</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>
-    <md:SingleLogoutService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="%s"/>
+	if !plain {
+		fmt.Fprintf(&b, `    <md:KeyDescriptor use="encryption"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>%s</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>
+`, base64.StdEncoding.EncodeToString(k.AttackerCert.Raw))
+	}
+	fmt.Fprintf(&b, `    <md:SingleLogoutService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="%s"/>
     <md:NameIDFormat>urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress</md:NameIDFormat>
     <md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="%s"/>
-    <md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="%s"/>
-  </md:IDPSSODescriptor>
+`, IdPSLOURL, IdPSSOURL)
+	if !plain {
+		fmt.Fprintf(&b, `    <md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="%s"/>
+`, IdPSSOURL)
+	}
+	b.WriteString(`  </md:IDPSSODescriptor>
 </md:EntityDescriptor>
-`, base64.StdEncoding.EncodeToString(k.AttackerCert.Raw), IdPSLOURL, IdPSSOURL, IdPSSOURL)
+`)
 	return b.String()
 }
