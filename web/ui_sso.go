@@ -69,7 +69,9 @@ type ssoForm struct {
 	// back in a hidden field: the metadata counts as changed only if the
 	// text differs from what was shown, so that a page opened before a
 	// background refresh of the metadata does not put the old copy back.
-	MetadataShown    string
+	MetadataShown string
+	// MetadataURL is where the metadata is fetched from, if it is.
+	MetadataURL      string
 	IdPProvider      string
 	Domains          string
 	MappingEmail     string
@@ -143,7 +145,7 @@ type spKeyRow struct {
 func ssoFormFrom(c *glossa.SAMLConnection) ssoForm {
 	f := ssoForm{
 		MetadataXML: c.MetadataXML, MetadataShown: metadataDigest(c.MetadataXML), MetadataSigningCert: c.MetadataSigningCert,
-		IdPProvider: c.IdPProvider, Domains: strings.Join(c.Domains, ", "),
+		MetadataURL: c.MetadataURL, IdPProvider: c.IdPProvider, Domains: strings.Join(c.Domains, ", "),
 		MappingEmail: c.MappingEmail, MappingFirstName: c.MappingFirstName, MappingLastName: c.MappingLastName, MappingGroups: c.MappingGroups,
 		DefaultRole: string(c.DefaultRole), ClockSkew: strconv.FormatInt(int64(c.ClockSkew/time.Second), 10),
 		ManualRoleManagement: c.ManualRoleManagement, EnforceSSO: c.EnforceSSO, AllowIdPInitiated: c.AllowIdPInitiated,
@@ -432,6 +434,7 @@ func readSSOForm(r *http.Request, old *glossa.SAMLConnection) (ssoForm, ssoReque
 	on := func(name string) bool { return v.Get(name) != "" }
 	form := ssoForm{
 		MetadataXML: normalizeNewlines(v.Get("metadata_xml")), MetadataShown: v.Get("metadata_shown"),
+		MetadataURL: old.MetadataURL,
 		IdPProvider: v.Get("idp_provider"), Domains: v.Get("domain"), MetadataSigningCert: normalizeNewlines(v.Get("metadata_signing_cert")),
 		MappingEmail: v.Get("mapping_email"), MappingFirstName: v.Get("mapping_first_name"), MappingLastName: v.Get("mapping_last_name"),
 		MappingGroups: v.Get("mapping_groups"), RolesGroups: normalizeNewlines(v.Get("roles_groups")),
@@ -458,14 +461,27 @@ func readSSOForm(r *http.Request, old *glossa.SAMLConnection) (ssoForm, ssoReque
 		form.MetadataXML = doc // shown in the box if something else is refused, so it need not be chosen again
 		changed = true
 	}
-	if changed {
+	// A form without the URL field (a page from before it existed) leaves
+	// the URL alone.
+	if u, ok := v["metadata_url"]; ok && len(u) > 0 {
+		form.MetadataURL = strings.TrimSpace(u[0])
+	}
+	switch urlChanged := form.MetadataURL != old.MetadataURL; {
+	case changed && urlChanged && form.MetadataURL != "":
+		bad("Give the IdP metadata one way: paste it, upload the file, or give its URL, not several at once.")
+	case changed:
 		req.MetadataXML = &form.MetadataXML
 		if old.MetadataURL != "" {
 			// Metadata given here replaces the URL it was fetched from;
 			// otherwise the next refresh would overwrite it.
 			empty := ""
 			req.MetadataURL = &empty
+			form.MetadataURL = ""
 		}
+	case urlChanged:
+		// A new URL is fetched now by the save; an emptied one stops the
+		// refreshes and keeps the metadata last fetched.
+		req.MetadataURL = &form.MetadataURL
 	}
 
 	req.MetadataSigningCert = &form.MetadataSigningCert

@@ -207,14 +207,11 @@ func TestUISSOSave(t *testing.T) {
 		// A page opened before the metadata changed elsewhere (a background
 		// refresh, the API) saves its other fields without putting the old
 		// metadata back.
-		shown := regexp.MustCompile(`name="metadata_shown" value="([0-9a-f]{64})"`).FindSubmatch(c.Page(t, "/organization/sso").Body)
-		if shown == nil {
-			t.Fatal("no metadata_shown field on the page")
-		}
+		shown := metadataShownFrom(t, c.Page(t, "/organization/sso"))
 		rolled := strings.Replace(idpMetadata, "https://idp.acme.example/sso", "https://idp2.acme.example/sso", 1)
 		ts.As(t, f.owner).Must(t, http.StatusOK, "POST", "/api/saml/settings", map[string]any{"metadata_xml": rolled}, nil)
 		stale := ssoFormValues(token, f.project.ID)
-		stale.Set("metadata_shown", string(shown[1]))
+		stale.Set("metadata_shown", shown)
 		stale.Set("idp_provider", "adfs")
 		if resp := c.SubmitForm(t, "/organization/sso", stale); resp.Status != http.StatusSeeOther {
 			t.Fatalf("save from a stale page = %d:\n%s", resp.Status, resp.Body)
@@ -265,6 +262,75 @@ func TestUISSOUpload(t *testing.T) {
 		wantPage(t, resp, http.StatusBadRequest, "must be one IdP&#39;s metadata")
 		if got, _ := ts.DB.FindSAMLConnection(ctx, org.ID); got.MetadataXML != idpMetadata {
 			t.Fatal("refused metadata was saved")
+		}
+	})
+}
+
+// metadataShownFrom returns the digest of the metadata a settings page
+// showed, from its hidden metadata_shown field.
+func metadataShownFrom(t *testing.T, page *Response) string {
+	t.Helper()
+	m := regexp.MustCompile(`name="metadata_shown" value="([0-9a-f]{64})"`).FindSubmatch(page.Body)
+	if m == nil {
+		t.Fatal("no metadata_shown field on the page")
+	}
+	return string(m[1])
+}
+
+// TestUISSOMetadataURL: the page takes the IdP's metadata as a URL too:
+// fetched at the save (a URL that fails is refused with the reason and
+// nothing is saved), shown afterwards with its last fetch; giving a URL
+// and other metadata at once is refused; emptying the URL stops the
+// refreshes and keeps the copy; pasting metadata replaces the URL.
+func TestUISSOMetadataURL(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, ts *TestServer) {
+		ctx := context.Background()
+		org, owner := ts.MustOrg(t, "acme")
+		ts.Web.Metadata = fakeFetcher{"https://idp.acme.example/md": idpMetadata}
+		c := ts.SignInPage(t, owner.Email, testPassword)
+		token := csrfFrom(t, c.Page(t, "/organization/sso"))
+		form := url.Values{"csrf_token": {token}, "metadata_xml": {""}, "idp_provider": {"okta"}, "default_role": {"Not Activated"},
+			"sign_authn_requests": {"on"}, "clock_skew_seconds": {"180"}}
+
+		form.Set("metadata_url", "https://idp.acme.example/missing")
+		wantPage(t, c.SubmitForm(t, "/organization/sso", form), http.StatusBadRequest, "Nothing was saved", "metadata_url: The metadata URL answered HTTP 404",
+			`value="https://idp.acme.example/missing"`) // what was typed comes back
+		mustNoSSO(t, ts, org.ID, "a metadata URL that fails")
+
+		form.Set("metadata_url", "https://idp.acme.example/md")
+		if resp := c.SubmitForm(t, "/organization/sso", form); resp.Status != http.StatusSeeOther {
+			t.Fatalf("save with a URL = %d:\n%s", resp.Status, resp.Body)
+		}
+		got, err := ts.DB.FindSAMLConnection(ctx, org.ID)
+		if err != nil || got.MetadataURL != "https://idp.acme.example/md" || got.MetadataXML != idpMetadata || got.FetchedAt == nil {
+			t.Fatalf("after saving a URL: %+v, %v", got, err)
+		}
+		page := c.Page(t, "/organization/sso")
+		wantPage(t, page, http.StatusOK, `id="metadata-url"`, "The metadata is fetched from <code>https://idp.acme.example/md</code>",
+			`name="metadata_url" type="url" value="https://idp.acme.example/md"`)
+
+		// A URL and pasted metadata at once: which one is meant?
+		both := url.Values{}
+		for k, v := range form {
+			both[k] = v
+		}
+		both.Set("metadata_url", "https://idp.acme.example/other")
+		both.Set("metadata_xml", idpMetadata+"<!-- edited -->")
+		both.Set("metadata_shown", metadataShownFrom(t, page))
+		wantPage(t, c.SubmitForm(t, "/organization/sso", both), http.StatusBadRequest, "Give the IdP metadata one way")
+		if after, _ := ts.DB.FindSAMLConnection(ctx, org.ID); after.MetadataURL != got.MetadataURL {
+			t.Fatal("a refused form changed the metadata URL")
+		}
+
+		// Emptying the URL keeps the metadata last fetched.
+		form.Set("metadata_url", "")
+		form.Set("metadata_xml", idpMetadata)
+		form.Set("metadata_shown", metadataShownFrom(t, page))
+		if resp := c.SubmitForm(t, "/organization/sso", form); resp.Status != http.StatusSeeOther {
+			t.Fatalf("emptying the URL = %d:\n%s", resp.Status, resp.Body)
+		}
+		if after, _ := ts.DB.FindSAMLConnection(ctx, org.ID); after.MetadataURL != "" || after.MetadataXML != idpMetadata {
+			t.Fatalf("after emptying the URL: %+v", after)
 		}
 	})
 }
