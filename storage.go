@@ -261,6 +261,31 @@ type ExportWriteCounts struct {
 	LastError string `json:"last_error,omitempty"`
 }
 
+// DefaultRegion is the region of a storage that names none, as boto and
+// the AWS CLI assume.
+const DefaultRegion = "us-east-1"
+
+// Region is the storage's region: RegionName, or DefaultRegion when unset.
+func (s *Storage) Region() string {
+	if r := strings.TrimSpace(s.RegionName); r != "" {
+		return r
+	}
+	return DefaultRegion
+}
+
+// ListPrefix is the part of the bucket the storage covers: its prefix as a
+// folder, with one trailing "/", as Label Studio lists
+// prefix.rstrip('/') + '/', so that "scans" and "scans/" both mean the
+// folder rather than every key that starts with "scans"; "" for the whole
+// bucket. The S3 connector lists it and broker mode's session policy
+// narrows credentials to it: both read it here so that they agree.
+func (s *Storage) ListPrefix() string {
+	if s.Prefix == "" {
+		return ""
+	}
+	return strings.TrimRight(s.Prefix, "/") + "/"
+}
+
 // ExportKey is the object key an annotation is written to in a target
 // storage: its ID under the storage's prefix, Label Studio's default
 // layout ("prefix/<annotation id>", no extension). Label Studio joins

@@ -290,7 +290,7 @@ func (b *Broker) assumeRole(ctx context.Context, s *glossa.Storage) (glossa.Cred
 		return glossa.Credentials{}, glossa.Errorf(glossa.EFORBIDDEN, "This storage names no role to assume (role_arn): an Owner must set it.")
 	}
 	b.setup()
-	k := roleKey{s.ID, s.RoleARN, s.ExternalID, b.stsEndpoint(s), regionOf(s), s.SessionDuration}
+	k := roleKey{s.ID, s.RoleARN, s.ExternalID, b.stsEndpoint(s), s.Region(), s.SessionDuration}
 	now := b.now()
 	b.mu.Lock()
 	rs := b.roles[k]

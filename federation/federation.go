@@ -61,8 +61,6 @@ const (
 	// waits for them, and a person should not wait long for a cloud that
 	// does not answer.
 	DefaultExchangeTimeout = 5 * time.Second
-	// DefaultRegion is the STS region of a storage that names none.
-	DefaultRegion = "us-east-1"
 	// ExpiryMargin: per-person credentials this close to their expiry are
 	// already treated as expired (EREAUTH), so that a request started with
 	// them does not outlive them.
@@ -156,17 +154,10 @@ func (b *Broker) stsEndpoint(s *glossa.Storage) string {
 	return strings.TrimSpace(b.STSEndpoint)
 }
 
-func regionOf(s *glossa.Storage) string {
-	if r := strings.TrimSpace(s.RegionName); r != "" {
-		return r
-	}
-	return DefaultRegion
-}
-
 // client returns the (cached) STS client for s's endpoint and region.
 func (b *Broker) client(s *glossa.Storage, signed bool) *sts.Client {
 	b.setup()
-	k := clientKey{b.stsEndpoint(s), regionOf(s), signed}
+	k := clientKey{b.stsEndpoint(s), s.Region(), signed}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if c := b.clients[k]; c != nil {

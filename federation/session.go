@@ -126,16 +126,6 @@ func sessionTags(m *glossa.Member, id *glossa.SAMLIdentity) []ststypes.Tag {
 	return tags
 }
 
-// objectPrefix is the part of the bucket a storage covers, as the S3
-// connector lists it: the prefix as a folder ("scans/2026/"), or "" for
-// the whole bucket.
-func objectPrefix(s *glossa.Storage) string {
-	if s.Prefix == "" {
-		return ""
-	}
-	return strings.TrimRight(s.Prefix, "/") + "/"
-}
-
 // maxPolicy is the longest session Policy STS accepts ([API]).
 const maxPolicy = 2048
 
@@ -158,7 +148,7 @@ func sessionPolicy(roleARN string, s *glossa.Storage) (string, error) {
 		Condition map[string]any `json:"Condition,omitempty"`
 	}
 	bucketARN := "arn:" + partitionOf(roleARN) + ":s3:::" + s.Bucket
-	prefix := literal(objectPrefix(s))
+	prefix := literal(s.ListPrefix())
 	list := statement{Sid: "GlossaList", Effect: "Allow", Action: []string{"s3:ListBucket"}, Resource: bucketARN}
 	if prefix != "" {
 		list.Condition = map[string]any{"StringLike": map[string]any{"s3:prefix": []string{prefix + "*"}}}

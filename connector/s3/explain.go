@@ -44,8 +44,8 @@ type about struct {
 
 // aboutStorage describes a call on s acting as role.
 func aboutStorage(s *glossa.Storage, op, role string) about {
-	return about{op: op, bucket: s.Bucket, prefix: listPrefix(s), role: role, endpoint: s.S3Endpoint,
-		region: regionOf(s), kmsKey: s.SSEKMSKeyID, mode: s.AuthMode}
+	return about{op: op, bucket: s.Bucket, prefix: s.ListPrefix(), role: role, endpoint: s.S3Endpoint,
+		region: s.Region(), kmsKey: s.SSEKMSKeyID, mode: s.AuthMode}
 }
 
 func (a about) withKey(key string) about  { a.key, a.prefix = key, ""; return a }
@@ -211,7 +211,7 @@ func (a about) at() string {
 
 func (a about) regionName() string {
 	if a.region == "" {
-		return DefaultRegion
+		return glossa.DefaultRegion
 	}
 	return a.region
 }

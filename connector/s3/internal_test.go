@@ -103,21 +103,6 @@ func TestFolderOf(t *testing.T) {
 	}
 }
 
-func TestListPrefix(t *testing.T) {
-	for prefix, want := range map[string]string{
-		"":        "",
-		"scans":   "scans/",
-		"scans/":  "scans/",
-		"a/b//":   "a/b/",
-		"/":       "/",
-		"2026-01": "2026-01/",
-	} {
-		if got := listPrefix(&glossa.Storage{Prefix: prefix}); got != want {
-			t.Errorf("listPrefix(%q) = %q, want %q", prefix, got, want)
-		}
-	}
-}
-
 func TestBlobObject(t *testing.T) {
 	s := &glossa.Storage{Bucket: "scans"}
 	o := blobObject(s, "image", "teamA/x y.jpg")

@@ -99,7 +99,6 @@ type Auditor interface {
 const (
 	DefaultBatchSize       = 1000
 	DefaultBlobDataKey     = "image"
-	DefaultRegion          = "us-east-1"
 	DefaultPollInterval    = time.Second
 	DefaultReadConcurrency = 8
 	// DefaultMaxTaskFileBytes bounds one JSON task file: a bigger object
@@ -276,7 +275,7 @@ type endpoint struct {
 // dropped when the credentials expire.
 func (c *Connector) endpointFor(s *glossa.Storage, creds glossa.Credentials) (*endpoint, error) {
 	c.setup()
-	region := regionOf(s)
+	region := s.Region()
 	k := clientKey{creds.AccessKeyID, creds.SecretAccessKey, creds.SessionToken, s.S3Endpoint, region}
 	now := c.now()
 	if e, ok := c.clients.get(k, now); ok {
@@ -310,15 +309,6 @@ func parseEndpoint(raw string) (*url.URL, error) {
 		return nil, glossa.Errorf(glossa.EINVALID, "The S3 endpoint %q is not a URL such as https://s3.example.com.", raw)
 	}
 	return u, nil
-}
-
-// regionOf is the storage's region, us-east-1 when unset (as boto and the
-// AWS CLI assume).
-func regionOf(s *glossa.Storage) string {
-	if r := strings.TrimSpace(s.RegionName); r != "" {
-		return r
-	}
-	return DefaultRegion
 }
 
 // s3 returns the endpoint's SDK client, building it on first use. A custom

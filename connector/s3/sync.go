@@ -257,7 +257,7 @@ func (c *Connector) syncSource(ctx context.Context, r *run) error {
 	ab := aboutStorage(s, "list", c.roleOf(ctx, s, r.job.RequestedBy))
 	batch := c.batchSize()
 	in := &awss3.ListObjectsV2Input{Bucket: aws.String(s.Bucket), MaxKeys: aws.Int32(int32(batch))}
-	if p := listPrefix(s); p != "" {
+	if p := s.ListPrefix(); p != "" {
 		in.Prefix = aws.String(p)
 	}
 	if !s.RecursiveScan {
@@ -428,17 +428,6 @@ func (c *Connector) blobDataKey(ctx context.Context, s *glossa.Storage) (string,
 		return DefaultBlobDataKey, nil
 	}
 	return k, nil
-}
-
-// listPrefix is the prefix that s lists: its prefix as a folder, with one
-// trailing "/", as Label Studio lists prefix.rstrip('/') + '/', so that
-// "scans" and "scans/" both mean the folder rather than every key that
-// starts with "scans"; "" for the whole bucket.
-func listPrefix(s *glossa.Storage) string {
-	if s.Prefix == "" {
-		return ""
-	}
-	return strings.TrimRight(s.Prefix, "/") + "/"
 }
 
 // folderOf is the folder of a key, the key up to and including its last

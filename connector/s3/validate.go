@@ -34,7 +34,7 @@ func (c *Connector) Validate(ctx context.Context, s *glossa.Storage, userID int6
 	cl := a.ep.s3(c)
 	// One attempt: an answer now, not after the SDK's back-off.
 	once := func(o *awss3.Options) { o.RetryMaxAttempts = 1 }
-	prefix := listPrefix(s)
+	prefix := s.ListPrefix()
 	if prefix == "" {
 		_, err := cl.HeadBucket(ctx, &awss3.HeadBucketInput{Bucket: aws.String(s.Bucket)}, once)
 		if err == nil {
