@@ -169,6 +169,9 @@ type SAMLService interface {
 	// before until is ECONFLICT, in this process or any other sharing the
 	// database.
 	ConsumeAssertion(ctx context.Context, orgID int64, assertionID string, until time.Time) error
+	// DeleteExpiredAssertions removes the used assertion IDs whose time has
+	// passed.
+	DeleteExpiredAssertions(ctx context.Context, now time.Time) (int64, error)
 
 	// FindSAMLMember returns the member linked to (org, IdP entity ID, NameID).
 	FindSAMLMember(ctx context.Context, orgID int64, idpEntityID, nameID string) (*Member, error)

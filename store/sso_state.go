@@ -102,32 +102,41 @@ func (db *DB) TakeSAMLRequest(ctx context.Context, orgID int64, relayState, brow
 	return &r, nil
 }
 
-// assertionPurgeEvery is how often ConsumeAssertion clears expired
-// assertion IDs. Clearing on every sign-in was a second statement and a
-// transaction on the ACS path; an ID kept a minute longer refuses only
-// responses that are past their own expiry anyway.
-const assertionPurgeEvery = time.Minute
-
 // ConsumeAssertion records an assertion ID as used until until. The
-// primary key makes a second use fail in any process sharing the database.
+// primary key makes a second use fail in any process sharing the database;
+// a row whose time has passed is taken over instead (a response that old
+// is refused by its own expiry), so expired rows need not be cleared on
+// the sign-in path (DeleteExpiredAssertions does it in the background).
 func (db *DB) ConsumeAssertion(ctx context.Context, orgID int64, assertionID string, until time.Time) error {
 	const op = "store.ConsumeAssertion"
-	now := db.now()
-	if last := db.assertionsPurged.Load(); now.UnixNano()-last >= int64(assertionPurgeEvery) &&
-		db.assertionsPurged.CompareAndSwap(last, now.UnixNano()) {
-		if _, err := db.writer().exec(ctx, "DELETE FROM saml_assertions_used WHERE expires_at < ?", db.timeValue(now)); err != nil {
-			return dbError(op, err)
-		}
-	}
-	_, err := db.writer().exec(ctx, "INSERT INTO saml_assertions_used (org_id, assertion_id, expires_at) VALUES (?, ?, ?)",
-		orgID, assertionID, db.timeValue(until))
-	switch {
-	case isUnique(err):
-		return glossa.Errorf(glossa.ECONFLICT, "This assertion was already used.")
-	case isForeignKey(err):
+	res, err := db.writer().exec(ctx, `INSERT INTO saml_assertions_used (org_id, assertion_id, expires_at) VALUES (?, ?, ?)
+		ON CONFLICT (org_id, assertion_id) DO UPDATE SET expires_at = excluded.expires_at
+		WHERE saml_assertions_used.expires_at < ?`,
+		orgID, assertionID, db.timeValue(until), db.timeValue(db.now()))
+	if isForeignKey(err) {
 		return glossa.NotFound("Organization")
 	}
-	return dbError(op, err)
+	if err != nil {
+		return dbError(op, err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		if err != nil {
+			return dbError(op, err)
+		}
+		return glossa.Errorf(glossa.ECONFLICT, "This assertion was already used.")
+	}
+	return nil
+}
+
+// DeleteExpiredAssertions removes the used assertion IDs whose time has
+// passed and returns how many.
+func (db *DB) DeleteExpiredAssertions(ctx context.Context, now time.Time) (int64, error) {
+	res, err := db.writer().exec(ctx, "DELETE FROM saml_assertions_used WHERE expires_at < ?", db.timeValue(now))
+	if err != nil {
+		return 0, dbError("store.DeleteExpiredAssertions", err)
+	}
+	n, err := res.RowsAffected()
+	return n, dbError("store.DeleteExpiredAssertions", err)
 }
 
 // FindSAMLMember returns the member of orgID linked to an IdP identity,

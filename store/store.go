@@ -22,14 +22,14 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
-	"github.com/glossa-dev/glossa"
 	"github.com/jackc/pgx/v5/pgconn"
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/glossa-dev/glossa"
 )
 
 // The dialects Dialect returns.
@@ -76,8 +76,6 @@ type DB struct {
 	// writeStmts and readStmts keep each SQLite pool's prepared
 	// statements; nil on PostgreSQL.
 	writeStmts, readStmts *stmtCache
-
-	assertionsPurged atomic.Int64 // when ConsumeAssertion last cleared expired IDs, in Unix ns
 }
 
 // Open opens the database that dsn names and checks that it answers:

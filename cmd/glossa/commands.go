@@ -97,9 +97,12 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		srv.SetSetupToken(token)
 		fmt.Fprintf(stdout, "\nGlossa has no organization yet. Open this one-time link to create the first one and its Owner:\n\n    %s/setup?token=%s\n\n", cfg.baseURL(), token)
 	}
-	go purgeSessions(ctx, db, logger)
+	go purgeExpired(ctx, time.Hour, "sessions", db.DeleteExpiredSessions, logger)
+	go purgeExpired(ctx, time.Hour, "used SAML assertion IDs", db.DeleteExpiredAssertions, logger)
+	// Cloud credentials are useless once expired and, sealed or not, a
+	// secret kept is a secret that can leak: they go sooner.
+	go purgeExpired(ctx, 10*time.Minute, "cloud credentials", db.DeleteExpiredPersonCredentials, logger)
 	go refreshMetadata(ctx, db, fetcher, logger)
-	go purgeCredentials(ctx, db, logger)
 	go storage.conn.Run(ctx)
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -112,16 +115,17 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	return srv.ListenAndServe(ctx, ln, 30*time.Second)
 }
 
-// purgeSessions removes expired sessions now and every hour until ctx
+// purgeExpired deletes what has expired (sessions, used assertion IDs,
+// cloud credentials: what) with del, now and every interval until ctx
 // ends. Several processes may do it at once; the deletes are idempotent.
-func purgeSessions(ctx context.Context, sessions glossa.SessionService, logger *slog.Logger) {
-	tick := time.NewTicker(time.Hour)
+func purgeExpired(ctx context.Context, every time.Duration, what string, del func(context.Context, time.Time) (int64, error), logger *slog.Logger) {
+	tick := time.NewTicker(every)
 	defer tick.Stop()
 	for {
-		if n, err := sessions.DeleteExpiredSessions(ctx, time.Now()); err != nil && ctx.Err() == nil {
-			logger.Warn("purging expired sessions failed", "err", err)
+		if n, err := del(ctx, time.Now()); err != nil && ctx.Err() == nil {
+			logger.Warn("purging expired "+what+" failed", "err", err)
 		} else if n > 0 {
-			logger.Info("purged expired sessions", "count", n)
+			logger.Info("purged expired "+what, "count", n)
 		}
 		select {
 		case <-ctx.Done():

@@ -8,7 +8,6 @@ import (
 	"context"
 	"log/slog"
 	"strings"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -108,24 +107,4 @@ func (c *Config) awsPrincipal() aws.CredentialsProvider {
 		return nil
 	}
 	return credentials.NewStaticCredentialsProvider(c.AWSAccessKeyID, c.AWSSecretAccessKey, c.AWSSessionToken)
-}
-
-// purgeCredentials removes expired per-person cloud credentials every
-// ten minutes until ctx ends: they are useless once expired, and sealed
-// or not, a secret kept is a secret that can leak.
-func purgeCredentials(ctx context.Context, db *store.DB, logger *slog.Logger) {
-	tick := time.NewTicker(10 * time.Minute)
-	defer tick.Stop()
-	for {
-		if n, err := db.DeleteExpiredPersonCredentials(ctx, time.Now()); err != nil && ctx.Err() == nil {
-			logger.Warn("purging expired cloud credentials failed", "err", err)
-		} else if n > 0 {
-			logger.Info("purged expired cloud credentials", "count", n)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
-	}
 }
