@@ -13,6 +13,13 @@ import (
 // least recently used is dropped to make room.
 const stmtCacheSize = 512
 
+// maxCachedParams bounds the placeholders of a statement the cache keeps.
+// The statements with more are the ones built for a list of varying
+// length (an import's VALUES rows, IN lists): each text comes once, so
+// preparing it for the cache would compile it twice for nothing and push
+// a statement that does come again out of the LRU.
+const maxCachedParams = 64
+
 // stmtCache keeps the prepared statements of one SQLite pool by their
 // text. SQLite compiles every statement it is given, and modernc's driver
 // compiles again for each unprepared query: on a returning member's

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -103,5 +104,30 @@ func TestStmtCacheTransaction(t *testing.T) {
 	var n int
 	if err := db.reader().queryRow(ctx, "SELECT COUNT(*) FROM t").Scan(&n); err != nil || n != 2 {
 		t.Fatalf("rows = %d, %v; want 2", n, err)
+	}
+}
+
+// TestStmtCacheSkipsLongLists: a statement with more placeholders than
+// maxCachedParams (a VALUES or IN list of varying length) runs as text and
+// takes no place in the cache, inside a transaction or out.
+func TestStmtCacheSkipsLongLists(t *testing.T) {
+	db := openTestSQLite(t)
+	ctx := context.Background()
+	long := "SELECT 1 WHERE 1 IN (" + strings.TrimSuffix(strings.Repeat("?,", maxCachedParams+1), ",") + ")"
+	args := make([]any, maxCachedParams+1)
+	for i := range args {
+		args[i] = 1
+	}
+	var n int
+	if err := db.reader().queryRow(ctx, long, args...).Scan(&n); err != nil || n != 1 {
+		t.Fatalf("long list = %d, %v", n, err)
+	}
+	if err := db.inTx(ctx, "test", func(tx conn) error { return tx.queryRow(ctx, long, args...).Scan(&n) }); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []*stmtCache{db.readStmts, db.writeStmts} {
+		if cs := c.cached(long); cs != nil {
+			t.Error("a statement with a long list was cached")
+		}
 	}
 }

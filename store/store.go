@@ -434,11 +434,12 @@ func (c conn) queryRow(ctx context.Context, query string, args ...any) *sql.Row 
 }
 
 // acquire returns query's prepared statement, or nil to send it as text:
-// when there is no cache, when a transaction meets it first (it is noted
+// when there is no cache, when it has more than maxCachedParams
+// placeholders, when a transaction meets it first (it is noted
 // for inTx to prepare), or when preparing fails (the text then fails the
 // same way and the caller gets the error from there).
 func (c conn) acquire(ctx context.Context, query string) *cachedStmt {
-	if c.stmts == nil {
+	if c.stmts == nil || strings.Count(query, "?") > maxCachedParams {
 		return nil
 	}
 	if c.tx != nil {
