@@ -372,14 +372,9 @@ func (db *DB) CreateReview(ctx context.Context, r *glossa.Review) error {
 		if err := tx.checkUser(ctx, nr.OrgID, nr.ReviewerID); err != nil {
 			return err
 		}
-		err = tx.queryRow(ctx, `INSERT INTO reviews (org_id, project_id, task_id, annotation_id, reviewer_id, accepted, comment, created_at)
+		return tx.queryRow(ctx, `INSERT INTO reviews (org_id, project_id, task_id, annotation_id, reviewer_id, accepted, comment, created_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 			nr.OrgID, projectID, nr.TaskID, nr.AnnotationID, nr.ReviewerID, nr.Accepted, nr.Comment, db.timeValue(now)).Scan(&nr.ID)
-		if err != nil {
-			return err
-		}
-		_, err = tx.exec(ctx, "UPDATE annotations SET review_state = ? WHERE org_id = ? AND id = ?", state, nr.OrgID, nr.AnnotationID)
-		return err
 	})
 	if err != nil {
 		return err
