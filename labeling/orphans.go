@@ -16,6 +16,14 @@ var labelTypes = []string{"choices", "labels", "hypertextlabels", "rectanglelabe
 // skipped: this summarises, it does not validate.
 func UsedLabels(results ...json.RawMessage) map[string][]string {
 	used := map[string][]string{}
+	AddUsedLabels(used, results...)
+	return used
+}
+
+// AddUsedLabels adds what UsedLabels collects from results to used (as
+// made by UsedLabels or AddUsedLabels), so that annotations can be
+// summarised a few at a time; values stay sorted.
+func AddUsedLabels(used map[string][]string, results ...json.RawMessage) {
 	for _, result := range results {
 		var items []struct {
 			FromName string                     `json:"from_name"`
@@ -36,18 +44,14 @@ func UsedLabels(results ...json.RawMessage) map[string][]string {
 			if slices.Contains(labelTypes, it.Type) {
 				list, _ := stringList(it.Value[it.Type])
 				for _, s := range list {
-					if !slices.Contains(values, s) {
-						values = append(values, s)
+					if i, found := slices.BinarySearch(values, s); !found {
+						values = slices.Insert(values, i, s)
 					}
 				}
 			}
 			used[it.FromName] = values
 		}
 	}
-	for _, values := range used {
-		slices.Sort(values)
-	}
-	return used
 }
 
 // OrphanedLabels returns what existing annotations use (used, as from

@@ -374,17 +374,30 @@ func parseDMQuery(s string) (*dmQuery, error) {
 	return q, nil
 }
 
-// dmScope narrows the data manager to what the caller's role in the
-// project is for: Managers and up see every task, Reviewers the tasks
-// that have annotations (what there is to review), Annotators the tasks
-// they annotated or skipped (new work comes to them from "next task").
-// Per-person storage visibility applies on top, to everyone.
-func dmScope(p *glossa.Principal, pr *glossa.Project) []glossa.DataManagerFilter {
+// roleScope says which tasks the data manager shows p, by their role in
+// the project: "" (Managers and up: every task), "review" (Reviewers: the
+// tasks that have annotations, what there is to review) or "own"
+// (Annotators: the tasks they annotated or skipped; new work comes to them
+// from "next task").
+func roleScope(p *glossa.Principal, pr *glossa.Project) string {
 	res := projectResource(pr)
 	switch {
 	case authz.Can(p, authz.ProjectUpdate, res) == authz.Allow:
-		return nil
+		return ""
 	case authz.Can(p, authz.Review, res) == authz.Allow:
+		return "review"
+	}
+	return "own"
+}
+
+// dmScope narrows the data manager to what the caller's role in the
+// project is for (see roleScope). Per-person storage visibility applies
+// on top, to everyone.
+func dmScope(p *glossa.Principal, pr *glossa.Project) []glossa.DataManagerFilter {
+	switch roleScope(p, pr) {
+	case "":
+		return nil
+	case "review":
 		return []glossa.DataManagerFilter{{Column: glossa.ColumnAnnotations, Operator: "greater", Value: json.RawMessage("0")}}
 	}
 	return []glossa.DataManagerFilter{{Column: glossa.ColumnAnnotators, Operator: "in", Value: json.RawMessage("[" + strconv.FormatInt(p.UserID, 10) + "]")}}
@@ -393,13 +406,65 @@ func dmScope(p *glossa.Principal, pr *glossa.Project) []glossa.DataManagerFilter
 // queryTasks runs a data manager query for p: their role's scope and
 // their storage visibility are added to the filters.
 func (s *Server) queryTasks(ctx context.Context, p *glossa.Principal, pr *glossa.Project, q glossa.DataManagerQuery) (*glossa.DataManagerPage, error) {
-	var err error
-	q.OrgID, q.ProjectID = p.OrgID, pr.ID
-	q.Filters = append(slices.Clip(q.Filters), dmScope(p, pr)...)
-	if q.Visibility, err = s.taskVisibility(ctx, p, pr.ID); err != nil {
+	vis, err := s.taskVisibility(ctx, p, pr.ID)
+	if err != nil {
 		return nil, err
 	}
+	return s.queryVisibleTasks(ctx, p, pr, q, vis)
+}
+
+// queryVisibleTasks is queryTasks with p's storage visibility already
+// decided (by taskVisibility), for walking many pages of one action.
+func (s *Server) queryVisibleTasks(ctx context.Context, p *glossa.Principal, pr *glossa.Project, q glossa.DataManagerQuery, vis *glossa.TaskVisibility) (*glossa.DataManagerPage, error) {
+	q.OrgID, q.ProjectID = p.OrgID, pr.ID
+	q.Filters = append(slices.Clip(q.Filters), dmScope(p, pr)...)
+	q.Visibility = vis
 	return s.Labeling.QueryTasks(ctx, q)
+}
+
+// walkTasks calls fn with the IDs on each page of the tasks of pr that
+// p may see and one of the filter sets selects (each set is a query of
+// its own, walked by cursor), deciding p's storage visibility once for
+// them all. It stops at the first error.
+func (s *Server) walkTasks(ctx context.Context, p *glossa.Principal, pr *glossa.Project, sets [][]glossa.DataManagerFilter, fn func(ids []int64) error) error {
+	if len(sets) == 0 {
+		return nil
+	}
+	vis, err := s.taskVisibility(ctx, p, pr.ID)
+	if err != nil {
+		return err
+	}
+	for _, filters := range sets {
+		q := glossa.DataManagerQuery{Filters: filters, Limit: 1000}
+		for {
+			page, err := s.queryVisibleTasks(ctx, p, pr, q, vis)
+			if err != nil {
+				return err
+			}
+			ids := make([]int64, len(page.Rows))
+			for i, row := range page.Rows {
+				ids[i] = row.ID
+			}
+			if err := fn(ids); err != nil {
+				return err
+			}
+			if page.NextCursor == "" {
+				break
+			}
+			q.Cursor = page.NextCursor
+		}
+	}
+	return nil
+}
+
+// selectedSets splits a selection of task IDs into filter sets of at most
+// maxSelectedIDs IDs each, for walkTasks.
+func selectedSets(ids []int64) [][]glossa.DataManagerFilter {
+	var sets [][]glossa.DataManagerFilter
+	for start := 0; start < len(ids); start += maxSelectedIDs {
+		sets = append(sets, []glossa.DataManagerFilter{idsFilter(ids[start:min(len(ids), start+maxSelectedIDs)], false)})
+	}
+	return sets
 }
 
 // handleTaskQuery is the data manager's listing: GET /api/tasks?project=ID
@@ -441,36 +506,23 @@ func (s *Server) handleTaskQuery(w http.ResponseWriter, r *http.Request, p *glos
 	return nil
 }
 
-// deleteTasks deletes the tasks of pr that filters select and p may see
-// (their role's scope and storage visibility apply, as in the listing),
-// a page at a time, and returns how many it deleted.
-func (s *Server) deleteTasks(ctx context.Context, p *glossa.Principal, pr *glossa.Project, filters []glossa.DataManagerFilter) (int64, error) {
+// deleteTasks deletes the tasks of pr that one of the filter sets selects
+// and p may see (their role's scope and storage visibility apply, as in
+// the listing), a page at a time, and returns how many it deleted.
+func (s *Server) deleteTasks(ctx context.Context, p *glossa.Principal, pr *glossa.Project, sets ...[]glossa.DataManagerFilter) (int64, error) {
 	var deleted int64
-	q := glossa.DataManagerQuery{Filters: filters, Limit: 1000}
-	for {
-		page, err := s.queryTasks(ctx, p, pr, q)
-		if err != nil {
-			return deleted, err
+	err := s.walkTasks(ctx, p, pr, sets, func(ids []int64) error {
+		if len(ids) == 0 {
+			return nil
 		}
-		ids := make([]int64, len(page.Rows))
-		for i, row := range page.Rows {
-			ids[i] = row.ID
+		n, err := s.Labeling.DeleteTasks(ctx, p.OrgID, pr.ID, ids)
+		deleted += n
+		if n > 0 {
+			s.Storage.Kick() // the store may have queued deletions of exported objects
 		}
-		if len(ids) > 0 {
-			n, err := s.Labeling.DeleteTasks(ctx, p.OrgID, pr.ID, ids)
-			deleted += n
-			if n > 0 {
-				s.Storage.Kick() // the store may have queued deletions of exported objects
-			}
-			if err != nil {
-				return deleted, err
-			}
-		}
-		if page.NextCursor == "" {
-			return deleted, nil
-		}
-		q.Cursor = page.NextCursor
-	}
+		return err
+	})
+	return deleted, err
 }
 
 // maxSelectedIDs bounds one filter's ID list (the store's limit).
@@ -478,15 +530,7 @@ const maxSelectedIDs = 10_000
 
 // deleteSelected deletes the listed tasks of pr that p may see.
 func (s *Server) deleteSelected(ctx context.Context, p *glossa.Principal, pr *glossa.Project, ids []int64) (int64, error) {
-	var deleted int64
-	for start := 0; start < len(ids); start += maxSelectedIDs {
-		n, err := s.deleteTasks(ctx, p, pr, []glossa.DataManagerFilter{idsFilter(ids[start:min(len(ids), start+maxSelectedIDs)], false)})
-		deleted += n
-		if err != nil {
-			return deleted, err
-		}
-	}
-	return deleted, nil
+	return s.deleteTasks(ctx, p, pr, selectedSets(ids)...)
 }
 
 // handleDMAction runs a data manager action, Label Studio's POST

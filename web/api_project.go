@@ -3,7 +3,6 @@ package web
 import (
 	"fmt"
 	"net/http"
-	"slices"
 	"strings"
 
 	"github.com/glossa-dev/glossa"
@@ -73,56 +72,44 @@ type projectRequest struct {
 	Workspace   *int64  `json:"workspace"`
 }
 
-func (req *projectRequest) update() (glossa.ProjectUpdate, error) {
+// update checks the request and returns the change it asks for, with the
+// new labeling configuration parsed (nil when it does not change it).
+func (req *projectRequest) update() (glossa.ProjectUpdate, *labeling.Config, error) {
 	upd := glossa.ProjectUpdate{Description: req.Description, WorkspaceID: req.Workspace}
 	var err error
 	if upd.Title, err = optionalTitle(req.Title); err != nil {
-		return upd, err
+		return upd, nil, err
 	}
 	if err := validateDescription(req.Description); err != nil {
-		return upd, err
+		return upd, nil, err
 	}
+	var cfg *labeling.Config
 	if req.LabelConfig != nil {
-		if _, err := labeling.ParseConfig(*req.LabelConfig); err != nil {
-			return upd, err
+		if cfg, err = labeling.ParseConfig(*req.LabelConfig); err != nil {
+			return upd, nil, err
 		}
 		upd.LabelConfig = req.LabelConfig
 	}
-	return upd, nil
+	return upd, cfg, nil
 }
 
 // checkConfigChange refuses a new labeling configuration that would leave
 // existing annotations pointing at labels, choices or controls it no
 // longer has, as Label Studio does, and names them. It reads every
 // annotation of the project, which is why it runs only when the
-// configuration changes and annotations exist.
-func (s *Server) checkConfigChange(r *http.Request, pr *glossa.Project, config string) error {
+// configuration changes and annotations exist. next is config parsed.
+func (s *Server) checkConfigChange(r *http.Request, pr *glossa.Project, config string, next *labeling.Config) error {
 	if config == pr.LabelConfig || pr.AnnotationCount == 0 {
 		return nil
-	}
-	next, err := labeling.ParseConfig(config)
-	if err != nil {
-		return err
 	}
 	// A configuration saved before configs were checked this closely may
 	// not parse; then a change of a control's tag or toName cannot be
 	// told, but removed labels still can.
 	old, _ := labeling.ParseConfig(pr.LabelConfig)
 	used := map[string][]string{}
-	err = s.Tasks.ExportTasks(r.Context(), glossa.ExportFilter{OrgID: pr.OrgID, ProjectID: pr.ID, OnlyAnnotated: true}, func(t *glossa.Task) error {
+	err := s.Tasks.ExportTasks(r.Context(), glossa.ExportFilter{OrgID: pr.OrgID, ProjectID: pr.ID, OnlyAnnotated: true}, func(t *glossa.Task) error {
 		for _, a := range t.Annotations {
-			for name, values := range labeling.UsedLabels(a.Result) {
-				merged := used[name]
-				if merged == nil {
-					merged = []string{}
-				}
-				for _, v := range values {
-					if !slices.Contains(merged, v) {
-						merged = append(merged, v)
-					}
-				}
-				used[name] = merged
-			}
+			labeling.AddUsedLabels(used, a.Result)
 		}
 		return nil
 	})
@@ -214,7 +201,7 @@ func (s *Server) createProject(r *http.Request, p *glossa.Principal, req *projec
 	if req.Title == nil {
 		return nil, glossa.Errorf(glossa.EINVALID, "title is required.")
 	}
-	upd, err := req.update()
+	upd, _, err := req.update()
 	if err != nil {
 		return nil, err
 	}
@@ -256,12 +243,12 @@ func (s *Server) handleProjectUpdate(w http.ResponseWriter, r *http.Request, p *
 	if err := decodeJSON(r, s.MaxBodyBytes, &req); err != nil {
 		return err
 	}
-	upd, err := req.update()
+	upd, cfg, err := req.update()
 	if err != nil {
 		return err
 	}
 	if upd.LabelConfig != nil {
-		if err := s.checkConfigChange(r, pr, *upd.LabelConfig); err != nil {
+		if err := s.checkConfigChange(r, pr, *upd.LabelConfig, cfg); err != nil {
 			return err
 		}
 	}

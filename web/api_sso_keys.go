@@ -126,7 +126,11 @@ func (s *Server) handleSPKeyRetire(w http.ResponseWriter, r *http.Request, p *gl
 	if err != nil {
 		return err
 	}
-	if err := s.retireSPKeys(r, p, id); err != nil {
+	live, err := s.spKeyViews(r, p.OrgID)
+	if err != nil {
+		return err
+	}
+	if err := s.retireSPKeys(r, p, live, id); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -134,18 +138,13 @@ func (s *Server) handleSPKeyRetire(w http.ResponseWriter, r *http.Request, p *gl
 }
 
 // retireSPKeys retires old SP keys, each audited: they leave the metadata
-// and no longer decrypt. If any is the current key of its purpose, none is
-// retired. The API and the settings page both retire through here.
-func (s *Server) retireSPKeys(r *http.Request, p *glossa.Principal, ids ...int64) error {
-	if err := authz.Check(p, authz.SSOManage, authz.Resource{OrgID: p.OrgID}); err != nil {
-		return err
-	}
-	keys, err := s.spKeyViews(r, p.OrgID)
-	if err != nil {
-		return err
-	}
+// and no longer decrypt. If any is the current key of its purpose (by
+// live, the organization's keys as spKeyViews lists them), none is
+// retired. The API and the settings page both retire through here, once
+// they have checked that p may manage SSO (authz.SSOManage).
+func (s *Server) retireSPKeys(r *http.Request, p *glossa.Principal, live []spKeyView, ids ...int64) error {
 	for _, id := range ids {
-		for _, k := range keys {
+		for _, k := range live {
 			if k.ID == id && k.Current {
 				return glossa.Errorf(glossa.ECONFLICT, "Key %d is the current %s key. Rotate first, give the IdP the new metadata, then retire the old key.", id, k.Purpose)
 			}

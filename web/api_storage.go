@@ -263,24 +263,42 @@ func (s *Server) storageView(ctx context.Context, p *glossa.Principal, st *gloss
 	if st.BrokerRoles == nil {
 		v["broker_roles"] = []glossa.GroupMapping{}
 	}
-	if st.LastSyncJob != nil {
-		if j, err := s.Storages.FindStorageJob(ctx, p.OrgID, *st.LastSyncJob); err == nil {
-			v["job"] = j
-		}
+	job, export, accessErr := s.storageStatus(ctx, p, st)
+	if job != nil {
+		v["job"] = job
 	}
-	if st.Type == glossa.StorageTarget {
-		if c, err := s.Storages.CountExportWrites(ctx, p.OrgID, st.ID); err == nil {
-			v["export"] = c
-		}
+	if export != nil {
+		v["export"] = *export
 	}
 	if st.AuthMode.PerPerson() {
 		access := map[string]any{"ok": true}
-		if err := s.Storage.CheckAccess(ctx, st, p.UserID); err != nil {
-			access = map[string]any{"ok": false, "code": glossa.ErrorCode(err), "message": glossa.ErrorMessage(err)}
+		if accessErr != nil {
+			access = map[string]any{"ok": false, "code": glossa.ErrorCode(accessErr), "message": glossa.ErrorMessage(accessErr)}
 		}
 		v["your_access"] = access
 	}
 	return v
+}
+
+// storageStatus looks up what is shown beside a storage's settings: its
+// last sync job, what it has written (a target storage), and whether p's
+// own credentials may use it (a per-person storage; nil when they may).
+// A job or count that cannot be read is left out (nil).
+func (s *Server) storageStatus(ctx context.Context, p *glossa.Principal, st *glossa.Storage) (job *glossa.StorageJob, export *glossa.ExportWriteCounts, access error) {
+	if st.LastSyncJob != nil {
+		if j, err := s.Storages.FindStorageJob(ctx, p.OrgID, *st.LastSyncJob); err == nil {
+			job = j
+		}
+	}
+	if st.Type == glossa.StorageTarget {
+		if c, err := s.Storages.CountExportWrites(ctx, p.OrgID, st.ID); err == nil {
+			export = &c
+		}
+	}
+	if st.AuthMode.PerPerson() {
+		access = s.Storage.CheckAccess(ctx, st, p.UserID)
+	}
+	return job, export, access
 }
 
 func (s *Server) handleStorageList(w http.ResponseWriter, r *http.Request, p *glossa.Principal) error {

@@ -479,6 +479,61 @@ func TestFederatedLabeling(t *testing.T) {
 	})
 }
 
+// TestBulkActionVisibility: a bulk action over more tasks than one page
+// decides the person's storage visibility once, not once a page, and
+// still acts only on what they may see.
+func TestBulkActionVisibility(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, ts *TestServer) {
+		f := mustFixture(t, ts, "acme")
+		access := &fakeStorageAccess{readable: map[int64][]string{}}
+		ts.Web.Storage = access
+		ctx := context.Background()
+		pr, _ := labelProject(t, ts, f, `<View><Image name="image" value="$image"/><RectangleLabels name="box" toName="image"><Label value="Cat"/></RectangleLabels></View>`, "")
+		var created map[string]any
+		ts.As(t, f.owner).Must(t, 201, "POST", "/api/storages/s3", storageBody(pr.ID, map[string]any{"prefix": ""}), &created)
+		st, err := ts.DB.FindStorageByID(ctx, f.org.ID, int64(created["id"].(float64)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		const visible = 1001 // more than one page of 1000
+		var objs []glossa.StorageObject
+		for i := range visible + 1 {
+			folder := "teamA/"
+			if i == visible {
+				folder = "teamB/"
+			}
+			key := fmt.Sprintf("%s%d.jpg", folder, i)
+			objs = append(objs, glossa.StorageObject{Key: key, Folder: folder,
+				Tasks: []json.RawMessage{json.RawMessage(`{"image":"s3://acme-scans/` + key + `"}`)}})
+		}
+		if _, _, err := ts.DB.AddStorageObjects(ctx, st, objs); err != nil {
+			t.Fatal(err)
+		}
+		access.readable[f.manager.ID] = []string{"teamA/"}
+		access.mu.Lock()
+		access.readableCalls = 0
+		access.mu.Unlock()
+		var res struct {
+			Processed int64 `json:"processed_items"`
+		}
+		ts.As(t, f.manager).Must(t, 200, "POST", fmt.Sprintf("/api/dm/actions?id=delete_tasks&project=%d", pr.ID),
+			map[string]any{"selectedItems": map[string]any{"all": true}}, &res)
+		if res.Processed != visible {
+			t.Fatalf("the manager deleted %d tasks, want %d", res.Processed, visible)
+		}
+		access.mu.Lock()
+		calls := access.readableCalls
+		access.mu.Unlock()
+		if calls != 1 {
+			t.Fatalf("visibility decided %d times for one action, want once", calls)
+		}
+		access.readable[f.owner.ID] = []string{"teamA/", "teamB/"}
+		if left := dmQuery(t, ts.As(t, f.owner), pr.ID, map[string]any{}, ""); len(left.Tasks) != 1 {
+			t.Fatalf("%d tasks left, want teamB's one", len(left.Tasks))
+		}
+	})
+}
+
 // TestTemplates: Label Studio's templates are offered to new projects.
 func TestTemplates(t *testing.T) {
 	ts := MustServer(t, "sqlite")

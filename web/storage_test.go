@@ -25,6 +25,9 @@ type fakeStorageAccess struct {
 	expired  map[int64]bool
 	noRole   map[int64]bool
 	kicks    int
+	// readableCalls counts ReadableFolders calls: deciding a person's
+	// task visibility makes one per per-person storage.
+	readableCalls int
 }
 
 func (f *fakeStorageAccess) SealSecret(s *glossa.Storage, secretKey, token string) error {
@@ -68,6 +71,9 @@ func (f *fakeStorageAccess) mayRead(ctx context.Context, s *glossa.Storage, user
 }
 
 func (f *fakeStorageAccess) ReadableFolders(ctx context.Context, s *glossa.Storage, userID int64, folders []string) ([]string, error) {
+	f.mu.Lock()
+	f.readableCalls++
+	f.mu.Unlock()
 	if err := f.CheckAccess(ctx, s, userID); err != nil {
 		return nil, err
 	}

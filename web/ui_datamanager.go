@@ -7,6 +7,7 @@ package web
 // acts on the ticked rows. app.js only adds "select all".
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -134,13 +135,7 @@ func (s *Server) dataManager(r *http.Request, p *glossa.Principal, pr *glossa.Pr
 	if authz.Can(p, authz.Export, res) == authz.Allow {
 		dm.Formats = []string{"JSON", "JSON_MIN", "CSV"}
 	}
-	switch {
-	case authz.Can(p, authz.ProjectUpdate, res) == authz.Allow:
-	case authz.Can(p, authz.Review, res) == authz.Allow:
-		dm.Scope = "review"
-	default:
-		dm.Scope = "own"
-	}
+	dm.Scope = roleScope(p, pr)
 	if cfg, err := labeling.ParseConfig(pr.LabelConfig); err == nil {
 		dm.Keys = cfg.DataKeys()
 	}
@@ -192,7 +187,7 @@ func (s *Server) dataManager(r *http.Request, p *glossa.Principal, pr *glossa.Pr
 		sortBy("Review", string(glossa.ColumnReviewState), ""), sortBy("Created", string(glossa.ColumnCreatedAt), ""),
 		sortBy("Updated", string(glossa.ColumnUpdatedAt), ""))
 
-	emails := s.emailCache(r, p)
+	emails := s.emailCache(ctx, p)
 	for _, row := range page.Rows {
 		dm.Rows = append(dm.Rows, dmRowFor(base, row, dm.Keys, emails))
 	}
@@ -240,14 +235,14 @@ func cloneValues(v url.Values) url.Values {
 
 // emailCache returns a lookup of members' emails that asks the store once
 // per person and request.
-func (s *Server) emailCache(r *http.Request, p *glossa.Principal) func(int64) string {
+func (s *Server) emailCache(ctx context.Context, p *glossa.Principal) func(int64) string {
 	emails := map[int64]string{}
 	return func(id int64) string {
 		if e, ok := emails[id]; ok {
 			return e
 		}
 		e := "member " + idString(id)
-		if m, err := s.Members.FindMemberByID(r.Context(), p.OrgID, id); err == nil {
+		if m, err := s.Members.FindMemberByID(ctx, p.OrgID, id); err == nil {
 			e = m.Email
 		}
 		emails[id] = e
@@ -360,21 +355,12 @@ func (s *Server) handleUITasksSelected(w http.ResponseWriter, r *http.Request, p
 // visibleTaskIDs returns those of ids that p may see in pr, in order.
 func (s *Server) visibleTaskIDs(r *http.Request, p *glossa.Principal, pr *glossa.Project, ids []int64) ([]int64, error) {
 	var out []int64
-	for start := 0; start < len(ids); start += maxSelectedIDs {
-		q := glossa.DataManagerQuery{Filters: []glossa.DataManagerFilter{idsFilter(ids[start:min(len(ids), start+maxSelectedIDs)], false)}, Limit: 1000}
-		for {
-			page, err := s.queryTasks(r.Context(), p, pr, q)
-			if err != nil {
-				return nil, err
-			}
-			for _, row := range page.Rows {
-				out = append(out, row.ID)
-			}
-			if page.NextCursor == "" {
-				break
-			}
-			q.Cursor = page.NextCursor
-		}
+	err := s.walkTasks(r.Context(), p, pr, selectedSets(ids), func(page []int64) error {
+		out = append(out, page...)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }

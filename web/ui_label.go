@@ -351,18 +351,7 @@ func queueNext(base, queue string) string {
 // annotationViews fills the page's list of annotations and the verdicts
 // on them.
 func (s *Server) annotationViews(ctx context.Context, p *glossa.Principal, base string, taskID int64, list []glossa.Annotation, current *glossa.Annotation, data *labelPageData) error {
-	emails := map[int64]string{}
-	email := func(id int64) string {
-		if e, ok := emails[id]; ok {
-			return e
-		}
-		e := "member " + idString(id)
-		if m, err := s.Members.FindMemberByID(ctx, p.OrgID, id); err == nil {
-			e = m.Email
-		}
-		emails[id] = e
-		return e
-	}
+	email := s.emailCache(ctx, p)
 	for _, a := range list {
 		v := annotationView{ID: a.ID, Author: email(a.CompletedBy), Mine: a.CompletedBy == p.UserID, Cancelled: a.WasCancelled,
 			UpdatedAt: formatTime(a.UpdatedAt), Href: base + "/label/" + idString(taskID) + "?annotation=" + idString(a.ID),

@@ -180,9 +180,9 @@ func (s *Server) handleUIProjectConfig(w http.ResponseWriter, r *http.Request, p
 	if strings.TrimSpace(config) == "" {
 		config = labeling.DefaultConfig
 	}
-	upd, err := (&projectRequest{LabelConfig: &config}).update()
+	upd, cfg, err := (&projectRequest{LabelConfig: &config}).update()
 	if err == nil {
-		err = s.checkConfigChange(r, pr, config)
+		err = s.checkConfigChange(r, pr, config, cfg)
 	}
 	if err == nil {
 		_, err = s.Projects.UpdateProject(r.Context(), p.OrgID, pr.ID, upd)
@@ -317,21 +317,11 @@ func (s *Server) storageRows(r *http.Request, p *glossa.Principal, projectID int
 	rows := make([]storageRow, 0, len(list))
 	for _, st := range list {
 		row := storageRow{Storage: st}
-		if st.LastSyncJob != nil {
-			if j, err := s.Storages.FindStorageJob(ctx, p.OrgID, *st.LastSyncJob); err == nil {
-				row.Job = j
-				row.Running = !j.Status.Done()
-			}
-		}
-		if st.Type == glossa.StorageTarget {
-			if c, err := s.Storages.CountExportWrites(ctx, p.OrgID, st.ID); err == nil {
-				row.Export = &c
-			}
-		}
-		if st.AuthMode.PerPerson() {
-			if err := s.Storage.CheckAccess(ctx, &st, p.UserID); err != nil {
-				row.AccessError = glossa.ErrorMessage(err)
-			}
+		job, export, access := s.storageStatus(ctx, p, &st)
+		row.Job, row.Export = job, export
+		row.Running = job != nil && !job.Status.Done()
+		if access != nil {
+			row.AccessError = glossa.ErrorMessage(access)
 		}
 		rows = append(rows, row)
 	}

@@ -382,7 +382,7 @@ func (s *Server) handleUISPKeyRetire(w http.ResponseWriter, r *http.Request, p *
 			ids = append(ids, id)
 		}
 	}
-	if err := s.retireSPKeys(r, p, ids...); err != nil {
+	if err := s.retireSPKeys(r, p, live, ids...); err != nil {
 		return err
 	}
 	http.Redirect(w, r, "/organization/sso?notice=sso-keys-retired#sp-keys", http.StatusSeeOther)
